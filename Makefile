@@ -1,0 +1,31 @@
+# Two commands: `make run` brings Wanghe up; `make test` runs every test. Both install what they
+# need into .venv on first use.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+
+.PHONY: run test bench install clean
+
+$(STAMP): requirements.txt
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Heyun needs Python 3.11 or newer")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# The repository root and services/ go on the venv's path: `heyun`, `gateway`, `registry`…
+	$(BIN)/python -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "heyun.pth").write_text("$(CURDIR)\n$(CURDIR)/services\n")'
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/python -m deploy.run
+
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.run_all
+
+clean:
+	rm -rf $(VENV) data

@@ -1,0 +1,1 @@
+"""Heyun shared kernel: config, database, events, outbox, reliable handlers, identity, errors."""

@@ -1,0 +1,135 @@
+"""One database per service: engines, sessions, and the Nameko dependency that hands them out.
+
+A service's URL comes from its config (``DATABASE_URL``): a SQLite file for the embedded default,
+PostgreSQL in production and CI. Under eventlet a blocking driver would freeze every worker in
+the process while it waits, so psycopg2 is made cooperative with psycogreen before the first
+connection, and pools are sized to the worker count.
+"""
+import logging
+from contextlib import contextmanager
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import create_engine, event
+from sqlalchemy.orm import sessionmaker
+
+log = logging.getLogger(__name__)
+
+_psycopg_patched = False
+
+
+def _make_psycopg_green():
+    global _psycopg_patched
+    if _psycopg_patched:
+        return
+    from eventlet import patcher
+
+    if patcher.is_monkey_patched("socket"):
+        from psycogreen.eventlet import patch_psycopg
+
+        patch_psycopg()
+        _psycopg_patched = True
+
+
+def normalize_url(url):
+    """``postgresql://`` means psycopg2 here (SQLAlchemy 2.1 would pick psycopg 3)."""
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        return "postgresql+psycopg2://" + url.split("://", 1)[1]
+    return url
+
+
+def make_engine(url, pool_size=10, echo=False):
+    """An engine for ``url`` set up for this platform's use: cooperative, pooled, SQLite in WAL."""
+    url = normalize_url(url)
+    if url.startswith("postgresql"):
+        _make_psycopg_green()
+        engine = create_engine(
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+        )
+    elif url.startswith("sqlite"):
+        # Green threads look like OS threads to sqlite3, so its same-thread check must go; the
+        # busy timeout lets the outbox relay and the workers take turns writing the file.
+        engine = create_engine(
+            url, connect_args={"check_same_thread": False, "timeout": 30}, echo=echo
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+    else:
+        engine = create_engine(url, echo=echo)
+    return engine
+
+
+def make_sessionmaker(engine, service_name):
+    # The service name rides on each session so the outbox can stamp events with their source.
+    return sessionmaker(bind=engine, expire_on_commit=False, info={"service": service_name})
+
+
+@contextmanager
+def transaction(Session):
+    """A unit of work: commit on success, roll back on any exception, always close."""
+    session = Session()
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()
+
+
+class DatabaseAccess:
+    """What a worker gets: ``with self.db.transaction() as session: …``."""
+
+    def __init__(self, Session):
+        self.Session = Session
+
+    def transaction(self):
+        return transaction(self.Session)
+
+
+class Database(DependencyProvider):
+    """The service's database, and the outbox relay that publishes the events it stores.
+
+    The relay lives here because the outbox is a table in this database: one provider owns the
+    engine, hands sessions to workers, and drains committed events to the broker.
+    """
+
+    def __init__(self, relay_outbox=True):
+        self.relay_outbox = relay_outbox
+        self.engine = None
+        self.Session = None
+        self.relay = None
+
+    def setup(self):
+        config = self.container.config
+        url = config["DATABASE_URL"]
+        workers = int(config.get("max_workers", 10))
+        self.engine = make_engine(url, pool_size=workers + 2)
+        self.Session = make_sessionmaker(self.engine, self.container.service_name)
+        if self.relay_outbox:
+            from heyun.outbox import OutboxRelay
+
+            self.relay = OutboxRelay(self.engine, config)
+            self.relay.watch(self.Session)
+
+    def start(self):
+        if self.relay:
+            self.container.spawn_managed_thread(self.relay.run, identifier="outbox-relay")
+
+    def stop(self):
+        if self.relay:
+            self.relay.stop()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    def kill(self):
+        self.stop()
+
+    def get_dependency(self, worker_ctx):
+        return DatabaseAccess(self.Session)

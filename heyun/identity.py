@@ -1,0 +1,76 @@
+"""The caller's identity, carried from the gateway to every service in Nameko context data.
+
+The gateway authenticates a request and sets the caller; Nameko copies a worker's context data
+into the headers of every RPC it makes, so the service that answers knows who asked and checks
+object-level permission itself instead of trusting the gateway to have filtered.
+It travels as one JSON string because AMQP header tables do not round-trip nested lists reliably.
+"""
+import json
+from dataclasses import asdict, dataclass, field
+
+from nameko.extensions import DependencyProvider
+
+CONTEXT_KEY = "heyun.caller"
+
+# Roles that may read unmasked ID numbers and phone numbers (every such read is audited).
+PII_ROLES = frozenset({"admin", "staff", "grid_worker"})
+# Roles that see the whole community rather than one grid.
+COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
+
+
+@dataclass(frozen=True)
+class Caller:
+    account: str
+    roles: tuple = ()
+    grid_ids: tuple = ()          # the grids a grid worker covers
+    organization_id: str = None   # property management, the water plant…
+    resident_id: str = None       # set for a resident's own account
+    extra: dict = field(default_factory=dict)
+
+    def has_role(self, *roles):
+        return any(role in self.roles for role in roles)
+
+    @property
+    def community_wide(self):
+        return self.has_role(*COMMUNITY_WIDE_ROLES)
+
+    @property
+    def may_see_pii(self):
+        return self.has_role(*PII_ROLES)
+
+    def to_json(self):
+        data = asdict(self)
+        data["roles"] = list(self.roles)
+        data["grid_ids"] = list(self.grid_ids)
+        return json.dumps(data, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, text):
+        data = json.loads(text)
+        data["roles"] = tuple(data.get("roles") or ())
+        data["grid_ids"] = tuple(data.get("grid_ids") or ())
+        return cls(**data)
+
+
+# Internal calls (a timer, a command, another service with no user behind it) act as the system.
+SYSTEM = Caller(account="system", roles=("admin",))
+
+
+class CallerContext:
+    """What a worker sees: read the caller, or (in the gateway) set it before making RPC calls."""
+
+    def __init__(self, worker_ctx):
+        self._worker_ctx = worker_ctx
+
+    @property
+    def caller(self):
+        raw = self._worker_ctx.data.get(CONTEXT_KEY)
+        return Caller.from_json(raw) if raw else SYSTEM
+
+    def act_as(self, caller):
+        self._worker_ctx.data[CONTEXT_KEY] = caller.to_json()
+
+
+class CallerIdentity(DependencyProvider):
+    def get_dependency(self, worker_ctx):
+        return CallerContext(worker_ctx)

@@ -1,0 +1,159 @@
+"""Test helpers shared by every service's tests (loaded as a pytest plugin by the root conftest).
+
+Real components only: RabbitMQ from ``AMQP_URI`` and PostgreSQL from ``TEST_DATABASE_URL`` (a
+server URL whose user may create databases). Where one is unset and a Docker engine is present it
+is started with testcontainers; where neither is possible the run stops with a message saying
+what to set, instead of skipping tests.
+"""
+import os
+import socket
+import time
+import uuid
+from urllib.parse import urlparse
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from heyun.db import normalize_url
+
+_containers = []
+
+
+def _docker_available():
+    return os.path.exists("/var/run/docker.sock") or bool(os.environ.get("DOCKER_HOST"))
+
+
+def _reachable(host, port):
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+LOCAL_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
+LOCAL_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+def _start_container(kind):
+    """Unset in the environment: a local server if one answers, else testcontainers."""
+    if kind == "rabbitmq" and _reachable("127.0.0.1", 5672) and not _docker_available():
+        return LOCAL_AMQP_URI, "http://guest:guest@127.0.0.1:15672"
+    if kind == "postgresql" and _reachable("127.0.0.1", 5432) and not _docker_available():
+        return LOCAL_POSTGRES_URL
+    if not _docker_available():
+        raise pytest.UsageError(
+            f"No {kind} for the tests: set "
+            + ("AMQP_URI (e.g. amqp://guest:guest@127.0.0.1:5672/)" if kind == "rabbitmq"
+               else "TEST_DATABASE_URL (e.g. postgresql://postgres@127.0.0.1:5432/postgres)")
+            + ", or run a Docker engine so testcontainers can start one."
+        )
+    if kind == "rabbitmq":
+        from testcontainers.rabbitmq import RabbitMqContainer
+
+        container = RabbitMqContainer("rabbitmq:3-management").start()
+        _containers.append(container)
+        host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
+        api_port = container.get_exposed_port(15672)
+        return f"amqp://guest:guest@{host}:{port}/", f"http://guest:guest@{host}:{api_port}"
+    from testcontainers.postgres import PostgresContainer
+
+    container = PostgresContainer("postgres:15").start()
+    _containers.append(container)
+    return container.get_connection_url().replace("+psycopg2", "")
+
+
+def pytest_configure(config):
+    amqp_uri = os.environ.get("AMQP_URI")
+    if not amqp_uri:
+        amqp_uri, api_uri = _start_container("rabbitmq")
+        os.environ["AMQP_URI"], os.environ["RABBIT_API_URI"] = amqp_uri, api_uri
+    # nameko's own fixtures (rabbit_config gives each test a fresh vhost) read these options.
+    config.option.RABBIT_AMQP_URI = amqp_uri
+    if os.environ.get("RABBIT_API_URI"):
+        config.option.RABBIT_API_URI = os.environ["RABBIT_API_URI"]
+    if not os.environ.get("TEST_DATABASE_URL"):
+        os.environ["TEST_DATABASE_URL"] = _start_container("postgresql")
+
+
+def pytest_unconfigure(config):
+    for container in _containers:
+        container.stop()
+
+
+def wait_for(condition, timeout=10.0, interval=0.05, message="condition"):
+    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+class DatabaseFactory:
+    """Creates throwaway PostgreSQL databases on the test server and drops them afterwards."""
+
+    def __init__(self, server_url):
+        self.server_url = server_url
+        self.created = []
+
+    def _admin(self):
+        return create_engine(normalize_url(self.server_url), isolation_level="AUTOCOMMIT")
+
+    def create(self, label):
+        name = f"heyun_t_{label}_{uuid.uuid4().hex[:10]}"
+        engine = self._admin()
+        with engine.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+        engine.dispose()
+        self.created.append(name)
+        parts = urlparse(self.server_url)
+        return parts._replace(path=f"/{name}").geturl()
+
+    def drop_all(self):
+        engine = self._admin()
+        with engine.connect() as conn:
+            for name in self.created:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        engine.dispose()
+        self.created.clear()
+
+
+@pytest.fixture(scope="session")
+def database_factory():
+    factory = DatabaseFactory(os.environ["TEST_DATABASE_URL"])
+    yield factory
+    factory.drop_all()
+
+
+@pytest.fixture(scope="session")
+def migrated_database(database_factory):
+    """``migrated_database("registry")`` → URL of a fresh database at the service's latest revision."""
+    from heyun.migrations import upgrade
+
+    def make(service):
+        url = database_factory.create(service)
+        upgrade(service, url)
+        return url
+
+    return make
+
+
+@pytest.fixture
+def service_config(rabbit_config):
+    """``service_config(DATABASE_URL=…)`` → a container config on this test's own vhost."""
+
+    def make(**overrides):
+        config = {
+            "AMQP_URI": rabbit_config["AMQP_URI"],
+            "max_workers": 10,
+            "OUTBOX_POLL_SECONDS": 0.2,
+            "EVENT_RETRY_DELAYS": [0.1, 0.2],
+        }
+        config.update(overrides)
+        return config
+
+    return make
