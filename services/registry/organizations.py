@@ -1,0 +1,58 @@
+"""Organisations the community works with (property management, the water plant, the police
+station, the legal advisor…) and the catalogue of resident service items."""
+from sqlalchemy import select
+
+from heyun.errors import Conflict
+from heyun.outbox import record
+from registry import idnumbers
+from registry.events import ORGANIZATION_REGISTERED
+from registry.models import Organization, ServiceItem
+from registry.places import get_or_404, page
+
+
+def organization_dict(org, caller):
+    contacts = []
+    for contact in org.contacts or []:
+        shown = dict(contact)
+        # Work contacts of organisations are masked for roles without PII access, like residents'.
+        if not caller.may_see_pii and shown.get("phone"):
+            shown["phone"] = idnumbers.mask_phone(shown["phone"])
+        contacts.append(shown)
+    return {"id": org.id, "name": org.name, "kind": org.kind, "contacts": contacts}
+
+
+def list_organizations(session, caller, filters, paging):
+    query = select(Organization).order_by(Organization.kind, Organization.name)
+    if filters.get("kind"):
+        query = query.where(Organization.kind == filters["kind"])
+    return page(session, query, paging, lambda o: organization_dict(o, caller))
+
+
+def get_organization(session, caller, organization_id):
+    return organization_dict(get_or_404(session, Organization, organization_id, "organisation"), caller)
+
+
+def create_organization(session, caller, data):
+    if session.execute(select(Organization.id).where(Organization.name == data["name"])).first():
+        raise Conflict("An organisation with this name exists.", {"name": ["Already registered."]})
+    org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [])
+    session.add(org)
+    session.flush()
+    record(session, ORGANIZATION_REGISTERED, {
+        "organization_id": org.id, "name": org.name, "kind": org.kind,
+        "contact_names": [c["name"] for c in org.contacts],
+    })
+    return organization_dict(org, caller)
+
+
+def service_item_dict(item):
+    return {"id": item.id, "code": item.code, "name": item.name, "category": item.category,
+            "materials": item.materials, "time_limit_days": item.time_limit_days}
+
+
+def list_service_items(session, paging):
+    return page(session, select(ServiceItem).order_by(ServiceItem.code), paging, service_item_dict)
+
+
+def get_service_item(session, item_id):
+    return service_item_dict(get_or_404(session, ServiceItem, item_id, "service item"))

@@ -1,0 +1,134 @@
+"""Places and the grid: buildings → units → floors → dwellings, grids covering buildings, and
+the grid workers assigned to them."""
+from sqlalchemy import func, select
+
+from heyun.errors import Conflict, InvalidInput, NotFound
+from heyun.outbox import record
+from registry import idnumbers
+from registry.events import GRID_WORKER_ASSIGNED
+from registry.models import Building, Dwelling, Grid, GridWorker
+from registry.pii import Viewer
+
+
+def page(session, query, paging, to_dict):
+    """``{"items", "total"}`` for one page of ``query``."""
+    total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
+    rows = session.execute(query.limit(paging["limit"]).offset(paging["offset"])).all()
+    return {"items": [to_dict(*row) for row in rows], "total": total}
+
+
+def get_or_404(session, model, object_id, what):
+    obj = session.get(model, object_id) if object_id else None
+    if obj is None:
+        raise NotFound(f"No {what} with id {object_id}.")
+    return obj
+
+
+def building_dict(building):
+    return {"id": building.id, "number": building.number, "name": building.name,
+            "floors": building.floors, "units": building.units, "grid_id": building.grid_id}
+
+
+def list_buildings(session, filters, paging):
+    query = select(Building).order_by(Building.number)
+    if filters.get("grid_id"):
+        query = query.where(Building.grid_id == filters["grid_id"])
+    return page(session, query, paging, building_dict)
+
+
+def dwelling_dict(dwelling):
+    return {"id": dwelling.id, "building_id": dwelling.building_id, "unit": dwelling.unit,
+            "floor": dwelling.floor, "room": dwelling.room}
+
+
+def dwelling_payload(dwelling, building):
+    """The dwelling as events carry it (with the building number, which people use)."""
+    if dwelling is None:
+        return None
+    return {"dwelling_id": dwelling.id, "building_id": building.id, "building_number": building.number,
+            "unit": dwelling.unit, "floor": dwelling.floor, "room": dwelling.room}
+
+
+def list_dwellings(session, filters, paging):
+    query = select(Dwelling).order_by(Dwelling.building_id, Dwelling.unit, Dwelling.floor, Dwelling.room)
+    for key in ("building_id", "unit", "floor"):
+        if filters.get(key) is not None:
+            query = query.where(getattr(Dwelling, key) == filters[key])
+    return page(session, query, paging, dwelling_dict)
+
+
+def resolve_dwelling(session, ref, field="dwelling"):
+    """The dwelling at ``ref`` (building, unit, floor, room), created on first use.
+
+    An address outside the building (a 7th floor in a 6-floor block) is refused, naming the field.
+    """
+    building = session.get(Building, ref["building_id"])
+    if building is None:
+        raise InvalidInput("Unknown building.", {f"{field}.building_id": ["No building with this id."]})
+    if ref["unit"] > building.units:
+        raise InvalidInput("No such unit.", {f"{field}.unit": [f"Building {building.number} has {building.units} units."]})
+    if ref["floor"] > building.floors:
+        raise InvalidInput("No such floor.", {f"{field}.floor": [f"Building {building.number} has {building.floors} floors."]})
+    dwelling = session.execute(
+        select(Dwelling).where(Dwelling.building_id == building.id, Dwelling.unit == ref["unit"],
+                               Dwelling.floor == ref["floor"], Dwelling.room == ref["room"])
+    ).scalar_one_or_none()
+    if dwelling is None:
+        dwelling = Dwelling(building_id=building.id, unit=ref["unit"], floor=ref["floor"], room=ref["room"])
+        session.add(dwelling)
+        session.flush()
+    return dwelling, building
+
+
+def grid_dict(grid, session):
+    building_ids = session.execute(
+        select(Building.id).where(Building.grid_id == grid.id).order_by(Building.number)).scalars().all()
+    workers = session.execute(select(GridWorker).where(GridWorker.grid_id == grid.id)).scalars().all()
+    return {"id": grid.id, "name": grid.name, "building_ids": list(building_ids),
+            "workers": [{"id": w.id, "name": w.name, "account": w.account} for w in workers]}
+
+
+def list_grids(session, paging):
+    return page(session, select(Grid).order_by(Grid.name), paging, lambda g: grid_dict(g, session))
+
+
+def grid_worker_dict(worker, phone):
+    return {"id": worker.id, "name": worker.name, "phone": phone, "account": worker.account,
+            "grid_id": worker.grid_id}
+
+
+def list_grid_workers(session, protector, caller, filters, paging):
+    viewer = Viewer(session, caller, protector)
+    query = select(GridWorker).order_by(GridWorker.name)
+    if filters.get("grid_id"):
+        query = query.where(GridWorker.grid_id == filters["grid_id"])
+    return page(session, query, paging, lambda w: grid_worker_dict(
+        w, viewer.show("grid_worker", w.id, "phone", w.phone_cipher, w.phone_masked)))
+
+
+def grid_scope(session, account):
+    ids = session.execute(select(GridWorker.grid_id).where(GridWorker.account == account)).scalars().all()
+    return {"grid_ids": sorted(set(ids))}
+
+
+def building_ids_of_grid(session, grid_id):
+    return list(session.execute(select(Building.id).where(Building.grid_id == grid_id)).scalars())
+
+
+def create_grid_worker(session, protector, caller, data):
+    get_or_404(session, Grid, data["grid_id"], "grid")
+    if data.get("phone") and not idnumbers.is_mobile(data["phone"]):
+        raise InvalidInput("The phone number is not valid.", {"phone": ["A mobile number is 11 digits."]})
+    if data.get("account") and session.execute(
+            select(GridWorker.id).where(GridWorker.account == data["account"])).first():
+        raise Conflict("That account already belongs to a grid worker.", {"account": ["Already assigned."]})
+    worker = GridWorker(name=data["name"], account=data.get("account"), grid_id=data["grid_id"],
+                        phone_cipher=protector.encrypt(data.get("phone")),
+                        phone_masked=idnumbers.mask_phone(data.get("phone")))
+    session.add(worker)
+    session.flush()
+    record(session, GRID_WORKER_ASSIGNED, {
+        "grid_worker_id": worker.id, "name": worker.name, "account": worker.account,
+        "grid_id": worker.grid_id, "building_ids": building_ids_of_grid(session, worker.grid_id)})
+    phone = worker.phone_masked if not caller.may_see_pii else data.get("phone")
+    return grid_worker_dict(worker, phone)

@@ -1,0 +1,331 @@
+"""Residents and households: registering, updating, moving, finding, and who may see whom.
+
+Scope rules live here, not only in the gateway: a grid worker sees the residents of their own
+grids, a resident account sees itself, community staff see everyone. ID and phone numbers are
+masked unless the caller's role needs them (``pii.Viewer`` audits every reveal).
+"""
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import or_, select
+
+from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
+from heyun.outbox import record
+from registry import idnumbers
+from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
+from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
+from registry.pii import Viewer
+from registry.places import dwelling_payload, get_or_404, page, resolve_dwelling
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+HEAD_RELATIONS = ("户主", "head")
+
+
+def today():
+    """The community's calendar day (ages and move dates are in local time)."""
+    return datetime.now(LOCAL_TZ).date()
+
+
+def years_before(day, years):
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February in a non-leap year
+        return day.replace(year=day.year - years, day=28)
+
+
+def age_on(birth, day):
+    return day.year - birth.year - ((day.month, day.day) < (birth.month, birth.day))
+
+
+def encode_tags(tags):
+    return "," + ",".join(sorted(set(tags))) + "," if tags else ","
+
+
+def decode_tags(text):
+    return [t for t in (text or "").split(",") if t]
+
+
+# -- reading -------------------------------------------------------------------------------
+
+def resident_dict(resident, dwelling, building, viewer):
+    return {
+        "id": resident.id,
+        "name": resident.name,
+        "gender": resident.gender,
+        "birth_date": resident.birth_date.isoformat(),
+        "age": age_on(resident.birth_date, today()),
+        "id_number": viewer.show("resident", resident.id, "id_number",
+                                 resident.id_number_cipher, resident.id_number_masked),
+        "phone": viewer.show("resident", resident.id, "phone", resident.phone_cipher, resident.phone_masked),
+        "household_id": resident.household_id,
+        "relation_to_head": resident.relation_to_head,
+        "building_id": building.id if building else None,
+        "building_number": building.number if building else None,
+        "unit": dwelling.unit if dwelling else None,
+        "floor": dwelling.floor if dwelling else None,
+        "room": dwelling.room if dwelling else None,
+        "grid_id": building.grid_id if building else None,
+        "tags": decode_tags(resident.tags),
+    }
+
+
+def resident_payload(resident, dwelling, building):
+    """The resident as events carry it: no ID number, phone only masked."""
+    return {
+        "resident_id": resident.id,
+        "name": resident.name,
+        "gender": resident.gender,
+        "birth_date": resident.birth_date,
+        "household_id": resident.household_id,
+        "relation_to_head": resident.relation_to_head,
+        "dwelling": dwelling_payload(dwelling, building),
+        "grid_id": building.grid_id if building else None,
+        "tags": decode_tags(resident.tags),
+        "phone_masked": resident.phone_masked,
+        "has_phone": resident.phone_cipher is not None,
+    }
+
+
+def _with_place():
+    return (
+        select(Resident, Dwelling, Building)
+        .outerjoin(Dwelling, Resident.dwelling_id == Dwelling.id)
+        .outerjoin(Building, Dwelling.building_id == Building.id)
+    )
+
+
+def visible_to(query, caller):
+    """Narrow ``query`` (joined to Building) to the residents ``caller`` may see at all."""
+    if caller.community_wide:
+        return query
+    conditions = []
+    if caller.has_role("grid_worker"):
+        conditions.append(Building.grid_id.in_(caller.grid_ids or ["-"]))
+    if caller.resident_id:
+        conditions.append(Resident.id == caller.resident_id)
+    if not conditions:
+        # Other roles (canteen, property, police…) see residents, with numbers masked.
+        return query
+    return query.where(or_(*conditions))
+
+
+def list_residents(session, protector, caller, filters, paging):
+    query = visible_to(_with_place(), caller)
+    if filters.get("building_id"):
+        query = query.where(Building.id == filters["building_id"])
+    if filters.get("floor_min"):
+        query = query.where(Dwelling.floor >= filters["floor_min"])
+    if filters.get("floor_max"):
+        query = query.where(Dwelling.floor <= filters["floor_max"])
+    if filters.get("tag"):
+        query = query.where(Resident.tags.like(f"%,{filters['tag']},%"))
+    if filters.get("grid_id"):
+        query = query.where(Building.grid_id == filters["grid_id"])
+    if filters.get("household_id"):
+        query = query.where(Resident.household_id == filters["household_id"])
+    if filters.get("min_age") is not None:
+        query = query.where(Resident.birth_date <= years_before(today(), filters["min_age"]))
+    if filters.get("max_age") is not None:
+        query = query.where(Resident.birth_date > years_before(today(), filters["max_age"] + 1))
+    if filters.get("q"):
+        q = filters["q"].strip()
+        # Names by substring; digits match the unmasked tail of a phone or ID number.
+        query = query.where(or_(Resident.name.contains(q, autoescape=True),
+                                Resident.phone_masked.endswith(q, autoescape=True),
+                                Resident.id_number_masked.endswith(q.upper(), autoescape=True)))
+    query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name,
+                           Resident.id)
+    viewer = Viewer(session, caller, protector)
+    return page(session, query, paging, lambda r, d, b: resident_dict(r, d, b, viewer))
+
+
+def _load(session, caller, resident_id):
+    row = session.execute(visible_to(_with_place(), caller).where(Resident.id == resident_id)).first()
+    if row is None:
+        # Out of scope looks the same as unknown: the id's existence must not leak.
+        raise NotFound(f"No resident with id {resident_id}.")
+    return row
+
+
+def get_resident(session, protector, caller, resident_id):
+    resident, dwelling, building = _load(session, caller, resident_id)
+    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+
+
+def residence_history(session, caller, resident_id):
+    _load(session, caller, resident_id)
+    rows = session.execute(
+        select(Residence, Dwelling)
+        .join(Dwelling, Residence.dwelling_id == Dwelling.id)
+        .where(Residence.resident_id == resident_id)
+        .order_by(Residence.moved_in, Residence.moved_out.is_(None))
+    ).all()
+    items = [{"building_id": d.building_id, "unit": d.unit, "floor": d.floor, "room": d.room,
+              "moved_in": r.moved_in.isoformat(),
+              "moved_out": r.moved_out.isoformat() if r.moved_out else None} for r, d in rows]
+    return {"items": items, "total": len(items)}
+
+
+# -- writing -------------------------------------------------------------------------------
+
+def check_identity(data):
+    """Rules a form cannot check alone: the ID's check digit, birth date and gender; the phone."""
+    errors = {}
+    try:
+        idnumbers.validate_against(data["id_number"], data.get("birth_date"), data.get("gender"))
+    except idnumbers.InvalidIdNumber as exc:
+        errors["id_number"] = [str(exc)]
+    if data.get("phone") and not idnumbers.is_mobile(data["phone"]):
+        errors["phone"] = ["A mobile number is 11 digits starting with 13–19."]
+    if errors:
+        raise InvalidInput("The resident's details are not valid.", errors)
+
+
+def check_grid(caller, building, action="register residents in"):
+    if not caller.community_wide and caller.has_role("grid_worker") and building.grid_id not in caller.grid_ids:
+        raise Forbidden(f"Grid workers may only {action} their own grid.")
+
+
+def household_at(session, dwelling, building, origin_village=None, resettled_on=None):
+    """The household living at ``dwelling``, registered on first use."""
+    household = session.execute(
+        select(Household).where(Household.dwelling_id == dwelling.id).order_by(Household.created_at)
+    ).scalars().first()
+    if household is None:
+        household = Household(dwelling_id=dwelling.id, origin_village=origin_village, resettled_on=resettled_on)
+        session.add(household)
+        session.flush()
+        record(session, HOUSEHOLD_REGISTERED, household_payload(household, dwelling, building))
+    return household
+
+
+def household_payload(household, dwelling, building):
+    return {"household_id": household.id, "origin_village": household.origin_village,
+            "resettled_on": household.resettled_on, "dwelling": dwelling_payload(dwelling, building)}
+
+
+def register_resident(session, protector, caller, data):
+    check_identity(data)
+    id_number = idnumbers.normalize(data["id_number"])
+    digest = protector.digest(id_number)
+    if session.execute(select(Resident.id).where(Resident.id_number_digest == digest)).first():
+        raise Conflict("A resident with this ID number is already registered.",
+                       {"id_number": ["Already registered."]})
+    dwelling, building = resolve_dwelling(session, data["dwelling"])
+    check_grid(caller, building)
+    if data.get("household_id"):
+        household = session.get(Household, data["household_id"])
+        if household is None:
+            raise InvalidInput("Unknown household.", {"household_id": ["No household with this id."]})
+    else:
+        household = household_at(session, dwelling, building)
+    resident = Resident(
+        name=data["name"].strip(), gender=data["gender"], birth_date=data["birth_date"],
+        id_number_digest=digest, id_number_cipher=protector.encrypt(id_number),
+        id_number_masked=idnumbers.mask_id_number(id_number),
+        phone_cipher=protector.encrypt(data.get("phone")), phone_masked=idnumbers.mask_phone(data.get("phone")),
+        household_id=household.id, relation_to_head=data.get("relation_to_head"),
+        dwelling_id=dwelling.id, tags=encode_tags(data.get("tags")),
+    )
+    session.add(resident)
+    session.flush()
+    if household.head_resident_id is None and resident.relation_to_head in HEAD_RELATIONS:
+        household.head_resident_id = resident.id
+    session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=today()))
+    record(session, RESIDENT_REGISTERED, resident_payload(resident, dwelling, building))
+    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+
+
+def update_resident(session, protector, caller, resident_id, data):
+    resident, dwelling, building = _load(session, caller, resident_id)
+    check_grid(caller, building, "update residents of")
+    if data.get("phone") and not idnumbers.is_mobile(data["phone"]):
+        raise InvalidInput("The phone number is not valid.",
+                           {"phone": ["A mobile number is 11 digits starting with 13–19."]})
+    if data.get("household_id") and session.get(Household, data["household_id"]) is None:
+        raise InvalidInput("Unknown household.", {"household_id": ["No household with this id."]})
+    changed = []
+    for field in ("name", "relation_to_head", "household_id"):
+        if field in data and getattr(resident, field) != data[field]:
+            setattr(resident, field, data[field])
+            changed.append(field)
+    if "tags" in data and encode_tags(data["tags"]) != resident.tags:
+        resident.tags = encode_tags(data["tags"])
+        changed.append("tags")
+    if "phone" in data and (protector.decrypt(resident.phone_cipher) if resident.phone_cipher else None) != data["phone"]:
+        resident.phone_cipher = protector.encrypt(data["phone"])
+        resident.phone_masked = idnumbers.mask_phone(data["phone"])
+        changed.append("phone")
+    if changed:
+        resident.updated_at = utcnow()
+        record(session, RESIDENT_UPDATED, dict(resident_payload(resident, dwelling, building), changed=changed))
+    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+
+
+def move_resident(session, protector, caller, resident_id, data):
+    resident, old_dwelling, old_building = _load(session, caller, resident_id)
+    check_grid(caller, old_building, "move residents of")
+    dwelling, building = resolve_dwelling(session, data["dwelling"])
+    if old_dwelling is not None and dwelling.id == old_dwelling.id:
+        raise Conflict("The resident already lives there.", {"dwelling": ["Same dwelling as now."]})
+    moved_on = data.get("moved_on") or today()
+    current = session.execute(
+        select(Residence).where(Residence.resident_id == resident.id, Residence.moved_out.is_(None))
+    ).scalars().all()
+    for residence in current:
+        if moved_on < residence.moved_in:
+            raise InvalidInput("Move date before the current move-in.",
+                               {"moved_on": [f"The resident moved in on {residence.moved_in.isoformat()}."]})
+        residence.moved_out = moved_on
+    session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=moved_on))
+    resident.dwelling_id = dwelling.id
+    resident.updated_at = utcnow()
+    record(session, RESIDENT_MOVED, {
+        "resident_id": resident.id, "from_dwelling": dwelling_payload(old_dwelling, old_building),
+        "to_dwelling": dwelling_payload(dwelling, building), "grid_id": building.grid_id, "moved_on": moved_on,
+    })
+    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+
+
+# -- households ----------------------------------------------------------------------------
+
+def household_dict(session, household):
+    dwelling = session.get(Dwelling, household.dwelling_id) if household.dwelling_id else None
+    members = session.execute(select(Resident.id).where(Resident.household_id == household.id)).scalars().all()
+    return {
+        "id": household.id, "origin_village": household.origin_village,
+        "resettled_on": household.resettled_on.isoformat() if household.resettled_on else None,
+        "dwelling": {"building_id": dwelling.building_id, "unit": dwelling.unit, "floor": dwelling.floor,
+                     "room": dwelling.room} if dwelling else None,
+        "head_resident_id": household.head_resident_id, "member_count": len(members),
+        "member_ids": list(members),
+    }
+
+
+def list_households(session, caller, filters, paging):
+    query = (select(Household).outerjoin(Dwelling, Household.dwelling_id == Dwelling.id)
+             .outerjoin(Building, Dwelling.building_id == Building.id))
+    if not caller.community_wide and caller.has_role("grid_worker"):
+        query = query.where(Building.grid_id.in_(caller.grid_ids or ["-"]))
+    if filters.get("building_id"):
+        query = query.where(Building.id == filters["building_id"])
+    if filters.get("origin_village"):
+        query = query.where(Household.origin_village == filters["origin_village"])
+    query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Household.id)
+    return page(session, query, paging, lambda h: household_dict(session, h))
+
+
+def get_household(session, household_id):
+    return household_dict(session, get_or_404(session, Household, household_id, "household"))
+
+
+def register_household(session, caller, data):
+    dwelling, building = resolve_dwelling(session, data["dwelling"])
+    check_grid(caller, building, "register households in")
+    household = Household(dwelling_id=dwelling.id, origin_village=data.get("origin_village"),
+                          resettled_on=data.get("resettled_on"))
+    session.add(household)
+    session.flush()
+    record(session, HOUSEHOLD_REGISTERED, household_payload(household, dwelling, building))
+    return household_dict(session, household)
+

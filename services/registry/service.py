@@ -1,0 +1,215 @@
+"""registry: the Nameko entrypoints. Each one loads its input, calls the domain, returns primitives;
+the rules live in places, residents, importing, organizations and proxy."""
+from nameko.rpc import rpc
+from nameko.timer import timer
+from sqlalchemy.exc import IntegrityError
+
+from heyun.db import Database
+from heyun.errors import USER_ERRORS, Conflict, InvalidInput
+from heyun.events import asyncapi_document
+from heyun.identity import CallerIdentity
+from registry import events, importing, organizations, places, proxy, residents, schemas
+from registry.models import Building, Grid
+from registry.pii import PiiProtection
+from registry.schemas import load
+
+
+def rpc_(fn):
+    """``@rpc`` with the platform's user errors marked as expected (not logged as crashes)."""
+    return rpc(expected_exceptions=USER_ERRORS)(fn)
+
+
+class RegistryService:
+    name = "registry"
+
+    db = Database()
+    context = CallerIdentity()
+    pii = PiiProtection()
+
+    @property
+    def caller(self):
+        return self.context.caller
+
+    def _write(self, work):
+        """Run ``work(session)`` in one transaction; a unique-key race becomes a 409, not a crash."""
+        try:
+            with self.db.transaction() as session:
+                return work(session)
+        except IntegrityError:
+            raise Conflict("The change clashes with existing data (a duplicate).") from None
+
+    @rpc
+    def ping(self):
+        with self.db.transaction() as session:
+            session.execute(Building.__table__.select().limit(1))
+        return {"service": self.name, "ok": True}
+
+    @rpc
+    def catalogue(self):
+        """The AsyncAPI document of every event the registry publishes."""
+        return asyncapi_document(self.name, events.ALL)
+
+    # -- places and the grid ---------------------------------------------------------------
+    @rpc_
+    def list_buildings(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.BuildingFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return places.list_buildings(session, filters, paging)
+
+    @rpc_
+    def get_building(self, building_id):
+        with self.db.transaction() as session:
+            return places.building_dict(places.get_or_404(session, Building, building_id, "building"))
+
+    @rpc_
+    def list_dwellings(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.DwellingFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return places.list_dwellings(session, filters, paging)
+
+    @rpc_
+    def list_grids(self, limit=50, offset=0):
+        paging = load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return places.list_grids(session, paging)
+
+    @rpc_
+    def get_grid(self, grid_id):
+        with self.db.transaction() as session:
+            return places.grid_dict(places.get_or_404(session, Grid, grid_id, "grid"), session)
+
+    @rpc_
+    def list_grid_workers(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.GridWorkerFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
+
+    @rpc_
+    def create_grid_worker(self, data):
+        data = load(schemas.GridWorkerCreate(), data)
+        return self._write(lambda session: places.create_grid_worker(session, self.pii, self.caller, data))
+
+    @rpc
+    def grid_scope(self, account):
+        with self.db.transaction() as session:
+            return places.grid_scope(session, account)
+
+    # -- households and residents ----------------------------------------------------------
+    @rpc_
+    def list_households(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.HouseholdFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return residents.list_households(session, self.caller, filters, paging)
+
+    @rpc_
+    def get_household(self, household_id):
+        with self.db.transaction() as session:
+            return residents.get_household(session, household_id)
+
+    @rpc_
+    def register_household(self, data):
+        data = load(schemas.HouseholdCreate(), data)
+        return self._write(lambda session: residents.register_household(session, self.caller, data))
+
+    @rpc_
+    def list_residents(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.ResidentFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:  # commits the audit rows of unmasked reads
+            return residents.list_residents(session, self.pii, self.caller, filters, paging)
+
+    @rpc_
+    def get_resident(self, resident_id):
+        with self.db.transaction() as session:
+            return residents.get_resident(session, self.pii, self.caller, resident_id)
+
+    @rpc_
+    def register_resident(self, data):
+        data = load(schemas.ResidentCreate(), data)
+        return self._write(lambda session: residents.register_resident(session, self.pii, self.caller, data))
+
+    @rpc_
+    def update_resident(self, resident_id, data):
+        data = load(schemas.ResidentUpdate(), data)
+        return self._write(lambda session: residents.update_resident(session, self.pii, self.caller, resident_id, data))
+
+    @rpc_
+    def move_resident(self, resident_id, data):
+        data = load(schemas.Move(), data)
+        return self._write(lambda session: residents.move_resident(session, self.pii, self.caller, resident_id, data))
+
+    @rpc_
+    def residence_history(self, resident_id):
+        with self.db.transaction() as session:
+            return residents.residence_history(session, self.caller, resident_id)
+
+    @rpc_
+    def import_residents(self, header, rows, first_row_number=2):
+        if not isinstance(header, list) or not isinstance(rows, list):
+            raise InvalidInput("header and rows are lists.", {"rows": ["Expected a list of rows."]})
+        return self._write(lambda session: importing.import_rows(
+            session, self.pii, self.caller, header, rows, first_row_number))
+
+    # -- organisations and service items ---------------------------------------------------
+    @rpc_
+    def list_organizations(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.OrganizationFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return organizations.list_organizations(session, self.caller, filters, paging)
+
+    @rpc_
+    def get_organization(self, organization_id):
+        with self.db.transaction() as session:
+            return organizations.get_organization(session, self.caller, organization_id)
+
+    @rpc_
+    def create_organization(self, data):
+        data = load(schemas.OrganizationCreate(), data)
+        return self._write(lambda session: organizations.create_organization(session, self.caller, data))
+
+    @rpc_
+    def list_service_items(self, limit=50, offset=0):
+        paging = load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return organizations.list_service_items(session, paging)
+
+    @rpc_
+    def get_service_item(self, item_id):
+        with self.db.transaction() as session:
+            return organizations.get_service_item(session, item_id)
+
+    # -- help-and-proxy requests -----------------------------------------------------------
+    @rpc_
+    def submit_proxy_request(self, data):
+        data = load(schemas.ProxyRequestCreate(), data)
+        return self._write(lambda session: proxy.submit(session, self.caller, data))
+
+    @rpc_
+    def list_proxy_requests(self, filters=None, limit=50, offset=0):
+        filters, paging = load(schemas.ProxyRequestFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        with self.db.transaction() as session:
+            return proxy.list_requests(session, self.caller, filters, paging)
+
+    @rpc_
+    def get_proxy_request(self, request_id):
+        with self.db.transaction() as session:
+            return proxy.request_dict(session, proxy.load(session, self.caller, request_id))
+
+    @rpc_
+    def transition_proxy_request(self, request_id, data):
+        data = load(schemas.Transition(), data)
+        return self._write(lambda session: proxy.transition(session, self.caller, request_id, data))
+
+    @rpc_
+    def rate_proxy_request(self, request_id, data):
+        data = load(schemas.Rating(), data)
+        return self._write(lambda session: proxy.rate(session, self.caller, request_id, data))
+
+    @rpc
+    def flag_overdue_proxy_requests(self):
+        return {"flagged": self._write(proxy.flag_overdue)}
+
+    @timer(interval=3600)
+    def hourly_overdue_check(self):
+        # Hourly rather than daily so a restart never skips a day; flagging is once per request.
+        self._write(proxy.flag_overdue)
+
