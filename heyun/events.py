@@ -9,7 +9,8 @@ build the machine-readable AsyncAPI catalogue integrators read.
 import uuid
 from datetime import datetime, timezone
 
-from apispec.ext.marshmallow.field_converter import FieldConverterMixin
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema, ValidationError
 
 ENVELOPE_FIELDS = ("event_id", "event_type", "version", "occurred_at", "source", "data")
@@ -62,34 +63,14 @@ def is_envelope(body):
     return isinstance(body, dict) and all(key in body for key in ENVELOPE_FIELDS)
 
 
-class _Converter(FieldConverterMixin):
-    """apispec's marshmallow-to-JSON-Schema conversion, without a whole APISpec around it."""
-
-    def __init__(self):
-        self.openapi_version = __import__("packaging.version").version.Version("3.0.0")
-        self.init_attribute_functions()
-        self.schema2jsonschema = self._schema2jsonschema
-
-    def _schema2jsonschema(self, schema):
-        fields = schema.fields if isinstance(schema, Schema) else schema().fields
-        properties, required = {}, []
-        for name, field in fields.items():
-            key = field.data_key or name
-            properties[key] = self.field2property(field)
-            if field.required:
-                required.append(key)
-        result = {"type": "object", "properties": properties}
-        if required:
-            result["required"] = required
-        return result
-
-
 def asyncapi_document(service, event_types, amqp_uri_hint="amqp://broker:5672"):
     """An AsyncAPI 2.6 document describing every event ``service`` publishes."""
-    converter = _Converter()
+    # apispec turns marshmallow schemas into JSON Schema; nested schemas are inlined (no resolver).
+    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
+    spec = APISpec(title=service, version="1", openapi_version="3.0.3", plugins=[plugin])
     channels, messages = {}, {}
     for et in event_types:
-        payload = converter.schema2jsonschema(et.schema)
+        payload = plugin.converter.schema2jsonschema(et.schema)
         messages[et.name] = {
             "name": et.name,
             "title": et.name,
@@ -124,5 +105,5 @@ def asyncapi_document(service, event_types, amqp_uri_hint="amqp://broker:5672"):
         "info": {"title": f"Heyun {service} events", "version": "1.0.0"},
         "servers": {"rabbitmq": {"url": amqp_uri_hint, "protocol": "amqp"}},
         "channels": channels,
-        "components": {"messages": messages},
+        "components": {"messages": messages, "schemas": spec.to_dict().get("components", {}).get("schemas", {})},
     }

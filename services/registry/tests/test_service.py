@@ -1,0 +1,235 @@
+"""The registry over RPC against real RabbitMQ and PostgreSQL: rules, scope, masking, events."""
+import json
+from datetime import date, timedelta
+
+import pytest
+from kombu import Connection, Exchange, Queue
+from sqlalchemy import select
+
+from heyun.db import make_engine
+from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from heyun.testing import wait_for
+from registry import idnumbers
+from registry.models import PiiAccess
+from registry.tests.conftest import PROPERTY, STAFF
+
+
+def person(building_id, floor=1, unit=1, room="101", birth=date(1950, 5, 1), seq=11, **extra):
+    data = {"name": "王秀英", "gender": "male" if seq % 2 else "female", "birth_date": birth.isoformat(),
+            "id_number": idnumbers.make("370115", birth, seq), "phone": "13812345678", "tags": ["elderly"],
+            "dwelling": {"building_id": building_id, "unit": unit, "floor": floor, "room": room}}
+    data.update(extra)
+    return data
+
+
+def test_register_and_read_back_with_masking_by_role(registry, world):
+    created = registry.call("register_resident", person(world["east"]))
+    assert created["id_number"] == idnumbers.make("370115", date(1950, 5, 1), 11)  # staff sees it
+    seen_by_property = registry.call("get_resident", created["id"], caller=PROPERTY)
+    assert seen_by_property["id_number"] == created["id_number"][:3] + "*" * 11 + created["id_number"][-4:]
+    assert seen_by_property["phone"] == "138****5678"
+    assert seen_by_property["age"] == 76 and seen_by_property["floor"] == 1
+
+
+def test_every_unmasked_read_is_audited(registry, world):
+    created = registry.call("register_resident", person(world["east"]))
+    registry.call("get_resident", created["id"], caller=PROPERTY)  # masked: no audit
+    registry.call("get_resident", created["id"])                   # staff: audited
+    engine = make_engine(world["url"])
+    with engine.connect() as conn:
+        rows = conn.execute(select(PiiAccess.account, PiiAccess.fields)
+                            .where(PiiAccess.subject_id == created["id"])).all()
+    engine.dispose()
+    assert sorted(rows) == [("staff", "id_number"), ("staff", "id_number"), ("staff", "phone"), ("staff", "phone")]
+
+
+def test_a_bad_check_digit_names_id_number(registry, world):
+    data = person(world["east"])
+    data["id_number"] = data["id_number"][:-1] + ("0" if data["id_number"][-1] != "0" else "1")
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("register_resident", data)
+    assert "check digit" in caught.value.errors["id_number"][0]
+
+
+def test_birth_date_and_gender_must_agree_with_the_id(registry, world):
+    data = person(world["east"], birth_date="1951-01-01")
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("register_resident", data)
+    assert "id_number" in caught.value.errors
+
+
+def test_wrong_types_and_unknown_fields_name_the_field(registry, world):
+    data = person(world["east"], colour="blue")
+    data["dwelling"]["floor"] = "third"
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("register_resident", data)
+    assert set(caught.value.errors) == {"colour", "dwelling.floor"}
+
+
+def test_a_floor_above_the_roof_is_refused(registry, world):
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("register_resident", person(world["east"], floor=7))
+    assert "dwelling.floor" in caught.value.errors
+
+
+def test_a_duplicate_id_number_is_a_conflict(registry, world):
+    registry.call("register_resident", person(world["east"]))
+    with pytest.raises(Conflict):
+        registry.call("register_resident", person(world["west"], room="102"))
+
+
+def test_floor_and_building_filters_return_exactly_those_residents(registry, world):
+    for seq, (building, floor) in enumerate([("east", 1), ("east", 2), ("east", 3), ("west", 3)], start=21):
+        registry.call("register_resident", person(world[building], floor=floor, room=f"{floor}01", seq=seq))
+    found = registry.call("list_residents", {"building_id": world["east"], "floor_min": 2})
+    assert found["total"] == 2
+    assert sorted(r["floor"] for r in found["items"]) == [2, 3]
+    assert {r["building_id"] for r in found["items"]} == {world["east"]}
+
+
+def test_age_and_tag_filters(registry, world):
+    registry.call("register_resident", person(world["east"], seq=31, birth=date(1940, 1, 1), tags=["living_alone"]))
+    registry.call("register_resident", person(world["east"], seq=33, birth=date(1990, 1, 1), tags=[], room="102"))
+    assert registry.call("list_residents", {"min_age": 70})["total"] == 1
+    assert registry.call("list_residents", {"tag": "living_alone"})["total"] == 1
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("list_residents", {"tag": "rich"})
+    assert "tag" in caught.value.errors
+
+
+def test_a_grid_worker_sees_and_changes_only_their_grid(registry, world):
+    mine = registry.call("register_resident", person(world["east"], seq=41))
+    theirs = registry.call("register_resident", person(world["west"], seq=43))
+    listed = registry.call("list_residents", {}, caller=world["gw_a"])
+    assert [r["id"] for r in listed["items"]] == [mine["id"]]
+    assert listed["items"][0]["id_number"] == mine["id_number"]  # unmasked for their own grid
+    with pytest.raises(NotFound):
+        registry.call("get_resident", theirs["id"], caller=world["gw_a"])
+    with pytest.raises(Forbidden):
+        registry.call("register_resident", person(world["west"], seq=45, room="301"), caller=world["gw_a"])
+
+
+def test_moving_keeps_the_history(registry, world):
+    resident = registry.call("register_resident", person(world["east"], seq=51))
+    moved = registry.call("move_resident", resident["id"], {
+        "dwelling": {"building_id": world["west"], "unit": 2, "floor": 3, "room": "302"}})
+    assert (moved["building_id"], moved["floor"], moved["room"]) == (world["west"], 3, "302")
+    history = registry.call("residence_history", resident["id"])["items"]
+    assert [(h["floor"], h["room"], h["moved_out"] is None) for h in history] == [(1, "101", False), (3, "302", True)]
+
+
+def test_registering_publishes_an_event_without_the_id_number(registry, world):
+    exchange = Exchange("registry.events", type="topic", durable=True)
+    with Connection(registry.amqp_config["AMQP_URI"]) as conn:
+        queue = Queue("test-resident-registered", exchange, routing_key="resident_registered", durable=False,
+                      auto_delete=False)
+        queue(conn.channel()).declare()
+        created = registry.call("register_resident", person(world["east"], seq=61))
+
+        def fetch():
+            return queue(conn.channel()).get(no_ack=True)
+
+        message = wait_for(fetch, message="resident_registered on the exchange")
+    body = message.body if isinstance(message.body, str) else message.body.decode()
+    envelope = json.loads(body)
+    assert envelope["event_type"] == "resident_registered" and envelope["source"] == "registry"
+    assert envelope["data"]["resident_id"] == created["id"]
+    assert envelope["data"]["dwelling"]["floor"] == 1 and envelope["data"]["grid_id"] == world["grid_a"]
+    assert created["id_number"] not in body and "13812345678" not in body
+
+
+def rows(*people):
+    header = ["姓名", "性别", "身份证号", "手机号", "楼号", "单元", "楼层", "房号", "标签", "与户主关系", "原村"]
+    return header, [list(p) for p in people]
+
+
+def test_import_twice_changes_nothing_and_reports_bad_rows(registry, world):
+    good_a = idnumbers.make("370115", date(1945, 2, 3), 101)
+    good_b = idnumbers.make("370115", date(1947, 8, 9), 102)
+    header, data = rows(
+        ("程建国", "男", good_a, "13900000001", "1", "1", "3", "301", "高龄、无智能手机", "户主", "东辛村"),
+        ("刘秀英", "女", good_b, "", "1", "1", "3", "301", "elderly", "配偶", "东辛村"),
+        ("坏号码", "男", good_a[:-1] + "0" if good_a[-1] != "0" else good_a[:-1] + "1", "", "1", "1", "2", "201", "", "", ""),
+        ("无此楼", "男", idnumbers.make("370115", date(1960, 1, 1), 105), "", "99", "1", "2", "201", "", "", ""),
+    )
+    first = registry.call("import_residents", header, data)
+    assert (first["created"], first["updated"], first["unchanged"]) == (2, 0, 0)
+    assert {(e["row"], e["field"]) for e in first["errors"]} == {(4, "id_number"), (5, "building")}
+    again = registry.call("import_residents", header, data)
+    assert (again["created"], again["updated"], again["unchanged"]) == (0, 0, 2)
+    cheng = registry.call("list_residents", {"q": "程建国"})["items"][0]
+    assert set(cheng["tags"]) == {"elderly", "no_smartphone"} and cheng["floor"] == 3
+    household = registry.call("get_household", cheng["household_id"])
+    assert household["member_count"] == 2 and household["head_resident_id"] == cheng["id"]
+    data[0][3] = "13900000009"
+    third = registry.call("import_residents", header, data[:2])
+    assert (third["updated"], third["unchanged"]) == (1, 1)
+
+
+def test_import_without_required_columns_is_refused(registry):
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("import_residents", ["姓名", "电话"], [["张三", "1"]])
+    assert "header" in caught.value.errors
+
+
+def test_proxy_request_lifecycle(registry, world):
+    resident = registry.call("register_resident", person(world["east"], seq=71))
+    item = next(i for i in registry.call("list_service_items", limit=100)["items"] if i["code"] == "MI-02")
+    assert registry.call("list_service_items", limit=100)["total"] == 33
+    request = registry.call("submit_proxy_request", {
+        "resident_id": resident["id"], "service_item_id": item["id"], "description": "激活医保电子凭证",
+        "authorization": {"scope": "代为激活", "valid_until": (date.today() + timedelta(days=30)).isoformat()}},
+        caller=world["gw_a"])
+    assert request["status"] == "submitted" and request["grid_id"] == world["grid_a"]
+    with pytest.raises(IllegalTransition):
+        registry.call("transition_proxy_request", request["id"], {"action": "complete", "evidence": "x"},
+                      caller=world["gw_a"])
+    with pytest.raises(NotFound):  # another grid's worker cannot even see it
+        registry.call("transition_proxy_request", request["id"], {"action": "accept"}, caller=world["gw_b"])
+    for action in ("accept", "start"):
+        registry.call("transition_proxy_request", request["id"], {"action": action}, caller=world["gw_a"])
+    with pytest.raises(InvalidInput) as caught:
+        registry.call("transition_proxy_request", request["id"], {"action": "complete"}, caller=world["gw_a"])
+    assert "evidence" in caught.value.errors
+    done = registry.call("transition_proxy_request", request["id"],
+                         {"action": "complete", "evidence": "医保电子凭证已激活，截图存档"}, caller=world["gw_a"])
+    assert done["status"] == "completed"
+    assert [h["to_status"] for h in done["history"]] == ["submitted", "accepted", "in_progress", "completed"]
+    rated = registry.call("rate_proxy_request", request["id"], {"rating": 5, "comment": "像家人一样"})
+    assert rated["rating"] == 5
+    with pytest.raises(IllegalTransition):
+        registry.call("rate_proxy_request", request["id"], {"rating": 4})
+
+
+def test_overdue_requests_are_flagged_once(registry, world):
+    resident = registry.call("register_resident", person(world["east"], seq=81))
+    item = registry.call("list_service_items", limit=1)["items"][0]
+    request = registry.call("submit_proxy_request", {
+        "resident_id": resident["id"], "service_item_id": item["id"],
+        "authorization": {"scope": "代办", "valid_until": (date.today() + timedelta(days=30)).isoformat()}})
+    engine = make_engine(world["url"])
+    with engine.begin() as conn:  # the request was submitted long ago
+        from registry.models import ProxyRequest
+        conn.execute(ProxyRequest.__table__.update().values(due_on=date.today() - timedelta(days=3)))
+    engine.dispose()
+    assert registry.call("list_proxy_requests", {"overdue": True})["total"] == 1
+    assert registry.call("flag_overdue_proxy_requests") == {"flagged": 1}
+    assert registry.call("flag_overdue_proxy_requests") == {"flagged": 0}
+    assert registry.call("get_proxy_request", request["id"])["overdue"] is True
+
+
+def test_unknown_ids_are_not_found(registry):
+    for method in ("get_resident", "get_building", "get_household", "get_proxy_request", "get_organization"):
+        with pytest.raises(NotFound):
+            registry.call(method, "no-such-id")
+
+
+def test_catalogue_lists_every_event(registry):
+    doc = registry.call("catalogue")
+    assert doc["asyncapi"].startswith("2.")
+    names = set(doc["components"]["messages"])
+    assert {"resident_registered", "resident_moved", "proxy_request_overdue"} <= names
+    payload = doc["components"]["messages"]["resident_registered"]["payload"]["properties"]["data"]
+    assert "id_number" not in payload["properties"] and "grid_id" in payload["properties"]
+
+
