@@ -174,10 +174,13 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
     if not parsed:
         return result.as_dict()
 
-    dwellings = _dwellings_for(session, parsed)
-    households = _households_for(session, parsed, dwellings)
     existing = {r.id_number_digest: r for r in session.execute(
         select(Resident).where(Resident.id_number_digest.in_([row["digest"] for row in parsed]))).scalars()}
+    dwellings = _dwellings_for(session, parsed)
+    # New residents get their ids now, so a new household can name its head in the same insert.
+    for row in parsed:
+        row["resident_id"] = None if row["digest"] in existing else new_id()
+    households = _households_for(session, parsed, dwellings)
 
     new_residents, new_residences, registered, updated, moved = [], [], [], [], []
     for row in parsed:
@@ -189,8 +192,6 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
             new_residences.append({"id": new_id(), "resident_id": values["id"], "dwelling_id": dwelling.id,
                                    "moved_in": today()})
             registered.append(resident_payload(Resident(**values), dwelling, row["building"]))
-            if households[dwelling.id].head_resident_id is None and row["relation_to_head"] in HEAD_RELATIONS:
-                households[dwelling.id].head_resident_id = values["id"]
             result.created += 1
         else:
             changes = _apply_changes(session, resident, row, dwelling, protector, moved)
@@ -200,8 +201,8 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
             else:
                 result.unchanged += 1
     if new_residents:
-        session.execute(insert(Resident), new_residents)
-        session.execute(insert(Residence), new_residences)
+        session.execute(insert(Resident.__table__), new_residents)  # Core: one multi-row insert, not ORM batches
+        session.execute(insert(Residence.__table__), new_residences)
     record_many(session, RESIDENT_REGISTERED, registered)
     record_many(session, RESIDENT_UPDATED, updated)
     record_many(session, RESIDENT_MOVED, moved)
@@ -213,37 +214,52 @@ def _address(row):
     return (row["building"].id, row["unit"], row["floor"], row["room"])
 
 
+class _Row:
+    """A row inserted with Core, read back like an ORM object (``.id``, ``.head_resident_id``)."""
+
+    def __init__(self, **values):
+        self.__dict__.update(values)
+
+
 def _dwellings_for(session, parsed):
     """Every dwelling the rows name, creating the missing ones in one insert."""
     building_ids = {row["building"].id for row in parsed}
     known = {(d.building_id, d.unit, d.floor, d.room): d for d in session.execute(
         select(Dwelling).where(Dwelling.building_id.in_(building_ids))).scalars()}
-    missing = {_address(row) for row in parsed} - known.keys()
-    for building_id, unit, floor, room in sorted(missing):
-        dwelling = Dwelling(id=new_id(), building_id=building_id, unit=unit, floor=floor, room=room)
-        session.add(dwelling)
-        known[(building_id, unit, floor, room)] = dwelling
-    session.flush()
+    missing = sorted({_address(row) for row in parsed} - known.keys())
+    values = [{"id": new_id(), "building_id": b, "unit": u, "floor": f, "room": r} for b, u, f, r in missing]
+    if values:
+        session.execute(insert(Dwelling.__table__), values)
+    for value in values:
+        known[(value["building_id"], value["unit"], value["floor"], value["room"])] = _Row(**value)
     return known
 
 
 def _households_for(session, parsed, dwellings):
-    """The household of each named dwelling; a dwelling with none gets one (one family a flat)."""
+    """The household of each named dwelling; a dwelling with none gets one (one family a flat),
+    headed by the new resident whose relation says 户主."""
     dwelling_ids = {dwellings[_address(row)].id for row in parsed}
     households = {}
     for household in session.execute(select(Household).where(Household.dwelling_id.in_(dwelling_ids))
                                      .order_by(Household.created_at.desc())).scalars():
         households[household.dwelling_id] = household
-    payloads = []
+    new, payloads = {}, []
     for row in parsed:
         dwelling = dwellings[_address(row)]
-        if dwelling.id not in households:
-            household = Household(id=new_id(), dwelling_id=dwelling.id, origin_village=row["origin_village"])
-            session.add(household)
-            households[dwelling.id] = household
-            payloads.append({"household_id": household.id, "origin_village": household.origin_village,
-                             "resettled_on": None, "dwelling": dwelling_payload(dwelling, row["building"])})
-    session.flush()
+        is_head = row["resident_id"] and row["relation_to_head"] in HEAD_RELATIONS
+        if dwelling.id in households:
+            household = households[dwelling.id]
+            if is_head and household.head_resident_id is None:
+                household.head_resident_id = row["resident_id"]
+            continue
+        household = _Row(id=new_id(), dwelling_id=dwelling.id, origin_village=row["origin_village"],
+                         resettled_on=None, head_resident_id=row["resident_id"] if is_head else None,
+                         created_at=utcnow())
+        households[dwelling.id] = new[dwelling.id] = household
+        payloads.append({"household_id": household.id, "origin_village": household.origin_village,
+                         "resettled_on": None, "dwelling": dwelling_payload(dwelling, row["building"])})
+    if new:
+        session.execute(insert(Household.__table__), [vars(h) for h in new.values()])
     record_many(session, HOUSEHOLD_REGISTERED, payloads)
     return households
 
@@ -251,7 +267,7 @@ def _households_for(session, parsed, dwellings):
 def _new_resident(row, dwelling, household, protector):
     now = utcnow()
     return {
-        "id": new_id(), "name": row["name"], "gender": row["gender"], "birth_date": row["birth_date"],
+        "id": row["resident_id"], "name": row["name"], "gender": row["gender"], "birth_date": row["birth_date"],
         "id_number_digest": row["digest"], "id_number_cipher": protector.encrypt(row["id_number"]),
         "id_number_masked": idnumbers.mask_id_number(row["id_number"]),
         "phone_cipher": protector.encrypt(row["phone"]), "phone_masked": idnumbers.mask_phone(row["phone"]),

@@ -10,6 +10,7 @@ from heyun.db import make_engine
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.testing import wait_for
 from registry import idnumbers
+from registry.events import RESIDENT_REGISTERED
 from registry.models import PiiAccess
 from registry.tests.conftest import PROPERTY, STAFF
 
@@ -134,6 +135,7 @@ def test_registering_publishes_an_event_without_the_id_number(registry, world):
     envelope = json.loads(body)
     assert envelope["event_type"] == "resident_registered" and envelope["source"] == "registry"
     assert envelope["data"]["resident_id"] == created["id"]
+    assert RESIDENT_REGISTERED.check(envelope["data"]) == {}  # conforms to the published catalogue
     assert envelope["data"]["dwelling"]["floor"] == 1 and envelope["data"]["grid_id"] == world["grid_a"]
     assert created["id_number"] not in body and "13812345678" not in body
 
