@@ -32,6 +32,12 @@ class Paging(Schema):
     offset = fields.Integer(load_default=0, validate=validate.Range(0))
 
 
+def listing(filter_schema, filters, limit, offset):
+    """Load a list call's filters and page: ``(filters, {"limit", "offset"})``."""
+    loaded = load(filter_schema(), filters) if filter_schema else {}
+    return loaded, load(Paging(), {"limit": limit, "offset": offset})
+
+
 class DwellingRef(Schema):
     building_id = Text(36, required=True)
     unit = fields.Integer(required=True, validate=validate.Range(1, 20))

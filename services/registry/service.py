@@ -11,7 +11,7 @@ from heyun.identity import CallerIdentity
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid
 from registry.pii import PiiProtection
-from registry.schemas import load
+from registry.schemas import listing, load
 
 
 def rpc_(fn):
@@ -52,7 +52,7 @@ class RegistryService:
     # -- places and the grid ---------------------------------------------------------------
     @rpc_
     def list_buildings(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.BuildingFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
@@ -63,13 +63,13 @@ class RegistryService:
 
     @rpc_
     def list_dwellings(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.DwellingFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
     @rpc_
     def list_grids(self, limit=50, offset=0):
-        paging = load(schemas.Paging(), {"limit": limit, "offset": offset})
+        _, paging = listing(None, None, limit, offset)
         with self.db.transaction() as session:
             return places.list_grids(session, paging)
 
@@ -80,7 +80,7 @@ class RegistryService:
 
     @rpc_
     def list_grid_workers(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.GridWorkerFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
@@ -97,7 +97,7 @@ class RegistryService:
     # -- households and residents ----------------------------------------------------------
     @rpc_
     def list_households(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.HouseholdFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
@@ -113,7 +113,7 @@ class RegistryService:
 
     @rpc_
     def list_residents(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.ResidentFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
@@ -152,7 +152,7 @@ class RegistryService:
     # -- organisations and service items ---------------------------------------------------
     @rpc_
     def list_organizations(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.OrganizationFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
@@ -168,7 +168,7 @@ class RegistryService:
 
     @rpc_
     def list_service_items(self, limit=50, offset=0):
-        paging = load(schemas.Paging(), {"limit": limit, "offset": offset})
+        _, paging = listing(None, None, limit, offset)
         with self.db.transaction() as session:
             return organizations.list_service_items(session, paging)
 
@@ -185,7 +185,7 @@ class RegistryService:
 
     @rpc_
     def list_proxy_requests(self, filters=None, limit=50, offset=0):
-        filters, paging = load(schemas.ProxyRequestFilters(), filters), load(schemas.Paging(), {"limit": limit, "offset": offset})
+        filters, paging = listing(schemas.ProxyRequestFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return proxy.list_requests(session, self.caller, filters, paging)
 
