@@ -141,3 +141,36 @@ def test_a_message_that_is_not_an_event_is_parked_at_once(start, service_config)
     parked = wait_for(lambda: dlq.peek(amqp_uri, HANDLER_QUEUE + ".dead"), message="parking")
     assert parked[0]["headers"]["x-heyun-attempt"] == 1
     assert "not a Heyun event envelope" in parked[0]["headers"]["x-heyun-error"]
+
+
+def test_services_reconnect_after_the_broker_drops_every_connection(start, database, service_config):
+    """What a broker restart looks like to a service: every connection closed under it."""
+    import requests
+
+    _, engine = database
+    config = service_config()
+    start(Tally)
+    start(Announcer)
+    with ServiceRpcProxy("announcer", config) as announcer:
+        announcer.announce("before")
+    wait_for(lambda: tally(engine, "before") == 1, message="the first event")
+
+    api = os.environ.get("RABBIT_API_URI", dlq.DEFAULT_API_URI)
+    base, auth = api.split("@")[-1], ("guest", "guest")
+    vhost = config["AMQP_URI"].rsplit("/", 1)[-1]
+    connections = wait_for(  # the management API sees new connections after a moment
+        lambda: requests.get(f"http://{base}/api/vhosts/{vhost}/connections", auth=auth, timeout=10).json(),
+        timeout=20, interval=0.5, message="the broker to list the services' connections")
+    for conn in connections:
+        requests.delete(f"http://{base}/api/connections/{conn['name']}", auth=auth, timeout=10)
+
+    def announce_after_reconnect():
+        try:
+            with ServiceRpcProxy("announcer", config, timeout=5) as announcer:
+                announcer.announce("after")
+            return True
+        except Exception:  # the service's RPC consumer may still be reconnecting
+            return False
+
+    wait_for(announce_after_reconnect, timeout=30, interval=1, message="the RPC consumer to reconnect")
+    wait_for(lambda: tally(engine, "after") >= 1, timeout=30, message="the event after reconnecting")
