@@ -1,0 +1,42 @@
+"""Errors only the gateway raises (HTTP-level problems); domain errors come from ``heyun.errors``.
+
+They subclass ``DomainError`` so they carry ``detail`` and field ``errors`` the same way, and the
+error table in ``problems.py`` maps every class to its status in one place.
+"""
+from heyun.errors import DomainError
+
+
+class Unauthorized(DomainError):
+    """No bearer token, or one that is malformed, forged or expired; or wrong credentials."""
+
+    status = 401
+    title = "Unauthorized"
+
+
+class MalformedJson(DomainError):
+    status = 400
+    title = "Malformed JSON"
+
+
+class UnsupportedMediaType(DomainError):
+    status = 415
+    title = "Unsupported media type"
+
+
+class IdempotencyKeyReused(DomainError):
+    """The same Idempotency-Key was sent with a different request."""
+
+    status = 422
+    title = "Idempotency key reused"
+
+
+class IdempotentRequestInProgress(DomainError):
+    status = 409
+    title = "Request in progress"
+
+
+class ServiceUnavailable(DomainError):
+    """A service did not answer in time, is not running, or the broker is down."""
+
+    status = 503
+    title = "Service unavailable"

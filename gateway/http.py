@@ -1,0 +1,221 @@
+"""The HTTP edge: Nameko's werkzeug-based ``@http`` entrypoint made into the API's conventions.
+
+``api(...)`` declares a route with what it needs (roles, query and body schemas, upload), and
+``ApiEndpoint`` runs the same pipeline for every route before a worker is spawned:
+
+    authenticate (401) → role (403) → size (413) → content type (415) → JSON (400)
+    → schema (422) → Idempotency-Key (replay) → worker → JSON or problem+json
+
+so the service's methods only call the services and return what they answer. ``ApiServer``
+serves ``/healthz`` and ``/metrics`` itself, turns unknown routes and methods into problems,
+and times every request. No response ever carries a traceback (see ``problems.py``).
+"""
+import json
+import time
+from functools import partial
+
+from eventlet.event import Event
+from nameko.web.handlers import HttpRequestHandler
+from nameko.web.server import WebServer
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import Map, Rule
+from werkzeug.wrappers import Request, Response
+
+from gateway import accounts
+from gateway.exceptions import MalformedJson, UnsupportedMediaType
+from gateway.idempotency import IdempotencyStore, body_hash
+from gateway.metrics import HttpMetrics
+from gateway.problems import JSON_TYPE, dumps, response_from_exception
+from heyun.errors import DomainError, Forbidden
+from heyun.identity import CONTEXT_KEY
+from marshmallow import ValidationError
+
+BASE = "/api/v1"
+JSON_MAX_BYTES = 1024 * 1024           # 1 MiB: far above any honest JSON request
+UPLOAD_MAX_BYTES = 20 * 1024 * 1024    # 20 MiB: a 100,000-row resident spreadsheet
+SPREADSHEET_TYPES = {
+    "text/csv": "csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": "xlsx",
+}
+# User errors raised in a worker: answered as problems, not logged as crashes.
+EXPECTED = (DomainError, ValidationError)
+
+
+class ApiWsgiApp:
+    def __init__(self, server):
+        self.server = server
+        self.url_map = server.make_url_map()
+
+    def __call__(self, environ, start_response):
+        started = time.perf_counter()
+        route = "unmatched"
+        try:
+            request = Request(environ, shallow=True)
+            if request.path == "/healthz":
+                route = "/healthz"
+                response = Response(dumps({"status": "ok"}), content_type=JSON_TYPE)
+            elif request.path == "/metrics":
+                route = "/metrics"
+                response = Response(self.server.metrics.render(), content_type=self.server.metrics.content_type)
+            else:
+                try:
+                    provider, values = self.url_map.bind_to_environ(environ).match()
+                    route = provider.url
+                    request.path_values = values
+                    response = provider.handle_request(request)
+                except HTTPException as exc:  # unknown route 404, wrong method 405
+                    response = response_from_exception(exc)
+        except Exception as exc:  # a bug of ours: logged, answered with a bare 500
+            response = response_from_exception(exc)
+        self.server.metrics.observe(environ.get("REQUEST_METHOD", "?"), route, response.status_code,
+                                    time.perf_counter() - started)
+        return response(environ, start_response)
+
+
+class ApiServer(WebServer):
+    """Nameko's web server with the API's WSGI app and the container's own metrics."""
+
+    def setup(self):
+        self.metrics = HttpMetrics()
+        super().setup()
+
+    def make_url_map(self):
+        # No redirects for a trailing slash: a path is either a route or a 404.
+        url_map = Map(strict_slashes=False, merge_slashes=False)
+        for provider in self._providers:
+            rule = provider.get_url_rule()
+            rule.endpoint = provider
+            url_map.add(rule)
+        return url_map
+
+    def get_wsgi_app(self):
+        return ApiWsgiApp(self)
+
+
+def load(schema, data, partial=False):
+    return schema.load(data, partial=partial)
+
+
+def parse_json(raw):
+    if not raw.strip():
+        raise MalformedJson("The body is empty; send a JSON object.")
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedJson(f"The body is not valid UTF-8 JSON: {exc}") from None
+
+
+class ApiEndpoint(HttpRequestHandler):
+    server = ApiServer()
+    idempotency = IdempotencyStore()
+
+    def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
+                 status=200, response=None, summary="", tag="registry", max_body=None, **kwargs):
+        kwargs.setdefault("expected_exceptions", EXPECTED)
+        super().__init__(method, path, **kwargs)
+        self.roles = tuple(roles or ())
+        self.public = public
+        self.query_schema = query() if query else None
+        self.body_schema = body() if body else None
+        self.upload = upload
+        self.status = status
+        self.response_schema = response
+        self.summary = summary
+        self.tag = tag
+        self.max_body = max_body or (UPLOAD_MAX_BYTES if upload else JSON_MAX_BYTES)
+
+    def get_url_rule(self):
+        return Rule(self.url, methods=[self.method])
+
+    # -- the pipeline ----------------------------------------------------------------------
+    def handle_request(self, request):
+        request.shallow = False
+        try:
+            return self._handle(request)
+        except Exception as exc:
+            return response_from_exception(exc)
+
+    def _handle(self, request):
+        caller = None
+        if not self.public:
+            caller = accounts.verify_token(accounts.bearer_token(request.headers.get("Authorization")),
+                                           self.container.config["TOKEN_SECRET"])
+            if self.roles and not caller.has_role(*self.roles):
+                raise Forbidden("Your role may not do this.")
+        kwargs = dict(request.path_values)
+        if self.query_schema is not None:
+            kwargs["query"] = load(self.query_schema, request.args.to_dict(flat=True))
+        raw = b""
+        if self.body_schema is not None:
+            raw = self._read(request)
+            if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+                raise UnsupportedMediaType("Send the body as application/json.")
+            kwargs["body"] = load(self.body_schema, parse_json(raw), partial=self.method == "PATCH")
+        elif self.upload:
+            raw = self._read(request)
+            kwargs["upload"] = self._upload(request, raw)
+            raw = kwargs["upload"][1]  # the file, not a multipart envelope with a random boundary
+        key = request.headers.get("Idempotency-Key") if self.method == "POST" and caller else None
+        if key is None:
+            return self._run(request, kwargs, caller)
+        ledger = self.idempotency.ledger
+        stored = ledger.claim(caller.account, key, self.method, request.path, body_hash(raw))
+        if stored is not None:
+            response = Response(stored.body, status=stored.status, content_type=stored.content_type)
+            response.headers["Idempotent-Replayed"] = "true"
+            return response
+        response = None
+        try:
+            response = self._run(request, kwargs, caller)
+        finally:
+            if response is not None and response.status_code < 500:
+                ledger.complete(caller.account, key, response)
+            else:
+                ledger.release(caller.account, key)
+        return response
+
+    def _read(self, request):
+        # werkzeug refuses (413) a body above the limit before reading it.
+        request.max_content_length = self.max_body
+        request.max_form_memory_size = self.max_body
+        return request.get_data(cache=True)
+
+    def _upload(self, request, raw):
+        """``(kind, bytes)`` of a spreadsheet sent as the body or as a multipart ``file`` part."""
+        if request.mimetype in SPREADSHEET_TYPES:
+            return SPREADSHEET_TYPES[request.mimetype], raw
+        if request.mimetype == "multipart/form-data":
+            part = request.files.get("file")
+            if part is None:
+                raise ValidationError({"file": ["Missing the file part."]})
+            kind = SPREADSHEET_TYPES.get(part.mimetype)
+            if kind is None:
+                kind = "xlsx" if (part.filename or "").lower().endswith(".xlsx") else "csv"
+            return kind, part.read()
+        raise UnsupportedMediaType(
+            "Send a CSV (text/csv), an XLSX file, or multipart/form-data with a 'file' part.")
+
+    def _run(self, request, kwargs, caller):
+        """Spawn the worker with the caller in its context data (what ``act_as`` sets), so every
+        RPC the worker makes carries who asks; web headers never set it."""
+        args = (request,)
+        self.check_signature(args, kwargs)
+        context_data = {CONTEXT_KEY: caller.to_json()} if caller else {}
+        event = Event()
+        self.container.spawn_worker(self, args, kwargs, context_data=context_data,
+                                    handle_result=partial(self.handle_result, event))
+        try:
+            return self.response_from_result(event.wait())
+        except Exception as exc:
+            return response_from_exception(exc)
+
+    def response_from_result(self, result):
+        if isinstance(result, Response):
+            return result
+        return Response(dumps(result), status=self.status, content_type=JSON_TYPE)
+
+    def response_from_exception(self, exc):
+        return response_from_exception(exc)
+
+
+api = ApiEndpoint.decorator

@@ -1,0 +1,98 @@
+"""The OpenAPI 3 document, built from the routes themselves: every ``@api`` entrypoint of the
+service with its query, body and response schemas, so the document cannot drift from the code."""
+import inspect
+import re
+
+from apispec import APISpec
+from apispec.ext.marshmallow import MarshmallowPlugin
+from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
+
+from gateway.http import ApiEndpoint, SPREADSHEET_TYPES
+from gateway.schemas import Health, Problem
+
+_documents = {}
+PROBLEM = {"application/problem+json": {"schema": "Problem"}}
+ERRORS = {
+    "400": "Malformed JSON", "401": "No or bad token", "403": "Role or scope forbids",
+    "404": "Unknown id", "409": "Conflict or illegal state transition", "413": "Body too large",
+    "415": "Unsupported content type", "422": "Invalid input; `errors` names the fields",
+    "503": "A service or the broker is unavailable",
+}
+
+
+def endpoints(service_cls):
+    for _, method in inspect.getmembers(service_cls, inspect.isfunction):
+        for entrypoint in getattr(method, ENTRYPOINT_EXTENSIONS_ATTR, ()):
+            if isinstance(entrypoint, ApiEndpoint):
+                yield method, entrypoint
+
+
+def _path(url):
+    return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", url)
+
+
+def _operation(method, endpoint):
+    operation = {
+        "operationId": method.__name__,
+        "summary": endpoint.summary or (method.__doc__ or method.__name__.replace("_", " ")).strip(),
+        "tags": [endpoint.tag],
+        "parameters": [{"in": "path", "name": name, "required": True, "schema": {"type": "string"}}
+                       for name in re.findall(r"<(?:[^:>]+:)?([^>]+)>", endpoint.url)],
+        "responses": {},
+    }
+    if endpoint.query_schema is not None:
+        operation["parameters"].append({"in": "query", "schema": type(endpoint.query_schema)})
+    if endpoint.body_schema is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": type(endpoint.body_schema)}}}
+    if endpoint.upload:
+        operation["requestBody"] = {"required": True, "content": dict(
+            {kind: {"schema": {"type": "string", "format": "binary"}} for kind in SPREADSHEET_TYPES},
+            **{"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
+                "file": {"type": "string", "format": "binary"}}}}})}
+    success = {"description": "OK" if endpoint.status == 200 else "Created"}
+    if endpoint.response_schema is not None:
+        success["content"] = {"application/json": {"schema": endpoint.response_schema}}
+    operation["responses"][str(endpoint.status)] = success
+    codes = ["400", "422", "503"] if endpoint.public else list(ERRORS)
+    for code in codes:
+        operation["responses"][code] = {"description": ERRORS[code], "content": PROBLEM}
+    if endpoint.public:
+        operation["security"] = []
+    return operation
+
+
+def build(service_cls):
+    spec = APISpec(
+        title="Heyun 河润 API", version="1.0.0", openapi_version="3.0.3",
+        info={"description": "The HTTP API of the Wanghe community platform. Errors are "
+                             "application/problem+json (RFC 9457); lists are {items, total} with limit "
+                             "(default 50, max 500) and offset; POST accepts an Idempotency-Key header."},
+        servers=[{"url": "/"}],
+        plugins=[MarshmallowPlugin()],
+    )
+    spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"})
+    spec.components.schema("Problem", schema=Problem)
+    spec.options["security"] = [{"bearer": []}]
+    paths = {}
+    for method, endpoint in endpoints(service_cls):
+        paths.setdefault(_path(endpoint.url), {})[endpoint.method.lower()] = _operation(method, endpoint)
+    # Served by the web server itself, outside any worker.
+    paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "The process is up.", "tags": ["operations"],
+                                 "security": [], "responses": {"200": {"description": "OK", "content": {
+                                     "application/json": {"schema": Health}}}}}}
+    paths["/metrics"] = {"get": {"operationId": "metrics", "summary": "Prometheus metrics.", "tags": ["operations"],
+                                 "security": [], "responses": {"200": {"description": "Prometheus text",
+                                                                       "content": {"text/plain": {}}}}}}
+    for path in sorted(paths):
+        spec.path(path=path, operations=paths[path])
+    document = spec.to_dict()
+    document["security"] = [{"bearer": []}]
+    return document
+
+
+def document(service_cls):
+    """Built once per service class: the routes do not change while the process runs."""
+    if service_cls not in _documents:
+        _documents[service_cls] = build(service_cls)
+    return _documents[service_cls]

@@ -1,0 +1,359 @@
+"""What the HTTP API accepts and returns, as marshmallow schemas.
+
+Request schemas check types, required and unknown fields at the edge, so a malformed request is
+a 422 naming the field and never reaches a service; the services apply the domain rules (an ID
+check digit, a floor above the roof). Response schemas describe the answers in the OpenAPI
+document; responses are passed on as the services made them (masked by the registry for the
+caller), never re-filled by the gateway.
+"""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+# Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
+TAGS = (
+    "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
+    "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
+)
+GENDERS = ("male", "female")
+ORGANIZATION_KINDS = (
+    "property_management", "water_utility", "police_station", "legal_advisor", "street_office",
+    "social_organization", "power_utility", "gas_utility",
+)
+PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
+PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
+MAX_LIMIT = 500
+
+
+def Text(maximum, **kwargs):
+    return fields.String(validate=validate.Length(1, maximum), **kwargs)
+
+
+# -- auth -------------------------------------------------------------------------------------
+class TokenRequest(Schema):
+    username = Text(100, required=True)
+    password = Text(200, required=True)
+
+
+class TokenResponse(Schema):
+    access_token = fields.String(required=True)
+    token_type = fields.String(required=True, metadata={"example": "bearer"})
+    expires_in = fields.Integer(required=True, metadata={"description": "Seconds until the token expires."})
+
+
+# -- paging and filters (query strings) ----------------------------------------------------
+class Paging(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+
+
+class BuildingQuery(Paging):
+    grid_id = fields.String()
+
+
+class DwellingQuery(Paging):
+    building_id = fields.String()
+    unit = fields.Integer(validate=validate.Range(1, 20))
+    floor = fields.Integer(validate=validate.Range(1, 60))
+
+
+class GridWorkerQuery(Paging):
+    grid_id = fields.String()
+
+
+class HouseholdQuery(Paging):
+    building_id = fields.String()
+    origin_village = fields.String()
+
+
+class ResidentQuery(Paging):
+    building_id = fields.String()
+    floor_min = fields.Integer(validate=validate.Range(1, 60))
+    floor_max = fields.Integer(validate=validate.Range(1, 60))
+    tag = fields.String(validate=validate.OneOf(TAGS))
+    grid_id = fields.String()
+    min_age = fields.Integer(validate=validate.Range(0, 150))
+    max_age = fields.Integer(validate=validate.Range(0, 150))
+    household_id = fields.String()
+    q = fields.String(validate=validate.Length(1, 50), metadata={
+        "description": "Name, or the last digits of the phone or ID number."})
+
+    @validates_schema
+    def ranges_are_ordered(self, data, **kwargs):
+        if "floor_min" in data and "floor_max" in data and data["floor_min"] > data["floor_max"]:
+            raise ValidationError("floor_min is above floor_max.", "floor_min")
+        if "min_age" in data and "max_age" in data and data["min_age"] > data["max_age"]:
+            raise ValidationError("min_age is above max_age.", "min_age")
+
+
+class OrganizationQuery(Paging):
+    kind = fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
+
+
+class ProxyRequestQuery(Paging):
+    status = fields.String(validate=validate.OneOf(PROXY_STATUSES))
+    resident_id = fields.String()
+    grid_id = fields.String()
+    grid_worker_id = fields.String()
+    overdue = fields.Boolean()
+
+
+def split_query(query):
+    """``{limit, offset, **filters}`` → ``(filters, limit, offset)`` for a list RPC."""
+    filters = dict(query)
+    return filters, filters.pop("limit", 50), filters.pop("offset", 0)
+
+
+# -- request bodies ----------------------------------------------------------------------
+class DwellingRef(Schema):
+    building_id = Text(36, required=True)
+    unit = fields.Integer(required=True, validate=validate.Range(1, 20))
+    floor = fields.Integer(required=True, validate=validate.Range(1, 60))
+    room = Text(10, required=True)
+
+
+class ResidentCreate(Schema):
+    name = Text(100, required=True)
+    gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
+    # Dates stay strings (checked for form here) so the RPC carries primitives only.
+    birth_date = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="Not a YYYY-MM-DD date."))
+    id_number = fields.String(required=True, validate=validate.Length(1, 30))
+    phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
+    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
+    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
+    household_id = fields.String(allow_none=True)
+    dwelling = fields.Nested(DwellingRef, required=True)
+
+
+class ResidentUpdate(Schema):
+    name = Text(100)
+    phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
+    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
+    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
+    household_id = fields.String(allow_none=True)
+
+
+DATE = validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="Not a YYYY-MM-DD date.")
+
+
+class Move(Schema):
+    dwelling = fields.Nested(DwellingRef, required=True)
+    moved_on = fields.String(allow_none=True, validate=DATE)
+
+
+class HouseholdCreate(Schema):
+    origin_village = fields.String(allow_none=True, validate=validate.Length(0, 50))
+    resettled_on = fields.String(allow_none=True, validate=DATE)
+    dwelling = fields.Nested(DwellingRef, required=True)
+
+
+class GridWorkerCreate(Schema):
+    name = Text(100, required=True)
+    phone = fields.String(allow_none=True)
+    account = fields.String(allow_none=True, validate=validate.Length(1, 100))
+    grid_id = Text(36, required=True)
+
+
+class Contact(Schema):
+    name = Text(100, required=True)
+    role = fields.String(validate=validate.Length(0, 100))
+    phone = fields.String(allow_none=True, validate=validate.Length(0, 30))
+    email = fields.Email(allow_none=True)
+
+
+class OrganizationCreate(Schema):
+    name = Text(200, required=True)
+    kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
+    contacts = fields.List(fields.Nested(Contact))
+
+
+class Authorization(Schema):
+    scope = Text(500, required=True)
+    valid_until = fields.String(required=True, validate=DATE)
+
+
+class ProxyRequestCreate(Schema):
+    resident_id = Text(36, required=True)
+    service_item_id = Text(36, required=True)
+    description = fields.String(validate=validate.Length(0, 2000))
+    authorization = fields.Nested(Authorization, required=True)
+
+
+class Transition(Schema):
+    action = fields.String(required=True, validate=validate.OneOf(PROXY_ACTIONS))
+    note = fields.String(allow_none=True, validate=validate.Length(0, 2000))
+    evidence = fields.String(allow_none=True, validate=validate.Length(0, 2000))
+
+
+class Rating(Schema):
+    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
+    comment = fields.String(allow_none=True, validate=validate.Length(0, 1000))
+
+
+# -- responses (for the OpenAPI document) --------------------------------------------------
+class Building(Schema):
+    id = fields.String()
+    number = fields.Integer()
+    name = fields.String()
+    floors = fields.Integer()
+    units = fields.Integer()
+    grid_id = fields.String()
+
+
+class Dwelling(Schema):
+    id = fields.String()
+    building_id = fields.String()
+    unit = fields.Integer()
+    floor = fields.Integer()
+    room = fields.String()
+
+
+class GridWorkerRef(Schema):
+    id = fields.String()
+    name = fields.String()
+    account = fields.String(allow_none=True)
+
+
+class Grid(Schema):
+    id = fields.String()
+    name = fields.String()
+    building_ids = fields.List(fields.String())
+    workers = fields.List(fields.Nested(GridWorkerRef))
+
+
+class GridWorker(Schema):
+    id = fields.String()
+    name = fields.String()
+    phone = fields.String(allow_none=True, metadata={"description": "Masked unless the role may see it."})
+    account = fields.String(allow_none=True)
+    grid_id = fields.String()
+
+
+class Resident(Schema):
+    id = fields.String()
+    name = fields.String()
+    gender = fields.String()
+    birth_date = fields.String(metadata={"format": "date"})
+    age = fields.Integer()
+    id_number = fields.String(metadata={"description": "Masked (370***********123X) unless the role may see it."})
+    phone = fields.String(allow_none=True, metadata={"description": "Masked (138****5678) unless the role may see it."})
+    household_id = fields.String(allow_none=True)
+    building_id = fields.String()
+    unit = fields.Integer()
+    floor = fields.Integer()
+    room = fields.String()
+    grid_id = fields.String()
+    relation_to_head = fields.String(allow_none=True)
+    tags = fields.List(fields.String())
+
+
+class DwellingAddress(Schema):
+    building_id = fields.String()
+    unit = fields.Integer()
+    floor = fields.Integer()
+    room = fields.String()
+
+
+class Household(Schema):
+    id = fields.String()
+    origin_village = fields.String(allow_none=True)
+    resettled_on = fields.String(allow_none=True)
+    dwelling = fields.Nested(DwellingAddress)
+    head_resident_id = fields.String(allow_none=True)
+    member_count = fields.Integer()
+    members = fields.List(fields.Nested(Resident), metadata={"description": "Only on GET /households/{id}."})
+
+
+class Residence(Schema):
+    building_id = fields.String()
+    unit = fields.Integer()
+    floor = fields.Integer()
+    room = fields.String()
+    moved_in = fields.String()
+    moved_out = fields.String(allow_none=True)
+
+
+class ImportError_(Schema):
+    row = fields.Integer()
+    field = fields.String()
+    message = fields.String()
+
+
+class ImportResult(Schema):
+    created = fields.Integer()
+    updated = fields.Integer()
+    unchanged = fields.Integer()
+    errors = fields.List(fields.Nested(ImportError_))
+
+
+class Organization(Schema):
+    id = fields.String()
+    name = fields.String()
+    kind = fields.String()
+    contacts = fields.List(fields.Nested(Contact))
+
+
+class ServiceItem(Schema):
+    id = fields.String()
+    code = fields.String()
+    name = fields.String()
+    category = fields.String()
+    materials = fields.List(fields.String())
+    time_limit_days = fields.Integer()
+
+
+class ProxyStep(Schema):
+    action = fields.String()
+    from_status = fields.String(allow_none=True)
+    to_status = fields.String()
+    note = fields.String(allow_none=True)
+    actor = fields.String()
+    at = fields.String()
+
+
+class ProxyRequest(Schema):
+    id = fields.String()
+    resident_id = fields.String()
+    service_item_id = fields.String()
+    grid_worker_id = fields.String(allow_none=True)
+    grid_id = fields.String()
+    status = fields.String()
+    description = fields.String()
+    authorization = fields.Nested(Authorization)
+    evidence = fields.String(allow_none=True)
+    rating = fields.Integer(allow_none=True)
+    rating_comment = fields.String(allow_none=True)
+    submitted_at = fields.String()
+    due_on = fields.String()
+    overdue = fields.Boolean()
+    history = fields.List(fields.Nested(ProxyStep))
+
+
+class Problem(Schema):
+    type = fields.String()
+    title = fields.String()
+    status = fields.Integer()
+    detail = fields.String()
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+class Health(Schema):
+    status = fields.String()
+    down = fields.List(fields.String())
+
+
+def list_of(item_schema):
+    """``{"items": [...], "total": N}`` for ``item_schema``, named for the OpenAPI document."""
+    return type(f"{item_schema.__name__}List", (Schema,), {
+        "items": fields.List(fields.Nested(item_schema)), "total": fields.Integer(),
+    })
+
+
+BuildingList = list_of(Building)
+DwellingList = list_of(Dwelling)
+GridList = list_of(Grid)
+GridWorkerList = list_of(GridWorker)
+HouseholdList = list_of(Household)
+ResidentList = list_of(Resident)
+ResidenceList = list_of(Residence)
+OrganizationList = list_of(Organization)
+ServiceItemList = list_of(ServiceItem)
+ProxyRequestList = list_of(ProxyRequest)

@@ -1,0 +1,91 @@
+"""Gateway test fixtures: a running gateway on a free port with a real migrated PostgreSQL
+database and the demo accounts, a running registry beside it, and an HTTP client (requests)."""
+import os
+import socket
+
+import pytest
+import requests
+
+from gateway import demo
+from gateway.service import GatewayService
+from heyun.testing import wait_for
+
+TOKEN_SECRET = "test-secret-with-enough-bytes-for-hs256"
+PASSWORD = demo.demo_password()
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Client:
+    """A tiny HTTP client for the gateway (nameko's web_session fixture is broken on werkzeug 3)."""
+
+    def __init__(self, base):
+        self.base = base
+        self.session = requests.Session()
+        self.tokens = {}
+
+    def request(self, method, path, as_user=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        if as_user:
+            headers.setdefault("Authorization", f"Bearer {self.token(as_user)}")
+        return self.session.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
+
+    def get(self, path, **kwargs):
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path, **kwargs):
+        return self.request("POST", path, **kwargs)
+
+    def patch(self, path, **kwargs):
+        return self.request("PATCH", path, **kwargs)
+
+    def token(self, username):
+        if username not in self.tokens:
+            response = self.session.post(self.base + "/api/v1/auth/token",
+                                         json={"username": username, "password": PASSWORD}, timeout=30)
+            assert response.status_code == 200, response.text
+            self.tokens[username] = response.json()["access_token"]
+        return self.tokens[username]
+
+
+@pytest.fixture
+def gateway_db(migrated_database):
+    url = migrated_database("gateway")
+    demo.load(url)
+    return url
+
+
+@pytest.fixture
+def start_gateway(container_factory, service_config, gateway_db):
+    """``start_gateway(**config)`` → a ``Client`` for a gateway container listening on a free port."""
+
+    def start(**overrides):
+        port = free_port()
+        config = service_config(
+            DATABASE_URL=gateway_db, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", TOKEN_SECRET=TOKEN_SECRET,
+            TOKEN_TTL_SECONDS=600, RPC_TIMEOUT_SECONDS=10, READY_TIMEOUT_SECONDS=1,
+            READY_SERVICES=["registry"], **overrides)
+        container = container_factory(GatewayService, config)
+        container.start()
+        client = Client(f"http://127.0.0.1:{port}")
+        wait_for(lambda: _answers(client), message="the gateway to listen")
+        client.config = config
+        return client
+
+    return start
+
+
+def _answers(client):
+    try:
+        return client.get("/healthz").status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+@pytest.fixture
+def gateway(start_gateway):
+    return start_gateway()
