@@ -89,3 +89,30 @@ def _answers(client):
 @pytest.fixture
 def gateway(start_gateway):
     return start_gateway()
+
+
+@pytest.fixture(scope="session")
+def registry_demo_db(migrated_database):
+    """The registry's Wanghe demo community, built once per test run (tests add only unique data)."""
+    from registry import demo as registry_demo
+
+    url = migrated_database("registry")
+    registry_demo.load(url)
+    return url
+
+
+@pytest.fixture
+def registry_service(container_factory, service_config, registry_demo_db):
+    from heyun.config import service_config as file_config
+    from registry.service import RegistryService
+
+    config = service_config(DATABASE_URL=registry_demo_db, PII_KEY=file_config("registry")["PII_KEY"])
+    container = container_factory(RegistryService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def platform(registry_service, start_gateway):
+    """The gateway with the registry running behind it."""
+    return start_gateway()
