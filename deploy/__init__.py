@@ -1,0 +1,1 @@
+"""Running Heyun: the local launcher (``python -m deploy.run``), compose and Kubernetes files."""
