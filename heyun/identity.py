@@ -52,8 +52,11 @@ class Caller:
         return cls(**data)
 
 
-# Internal calls (a timer, a command, another service with no user behind it) act as the system.
+# Internal work with no user behind it (a command, demo data, another service acting on its own
+# behalf) says so explicitly with ``act_as(SYSTEM)``; nothing gets it by default.
 SYSTEM = Caller(account="system", roles=("admin",))
+# A message with no caller in its context data: no roles, so it may see nothing scoped.
+ANONYMOUS = Caller(account="anonymous")
 
 
 class CallerContext:
@@ -65,7 +68,7 @@ class CallerContext:
     @property
     def caller(self):
         raw = self._worker_ctx.data.get(CONTEXT_KEY)
-        return Caller.from_json(raw) if raw else SYSTEM
+        return Caller.from_json(raw) if raw else ANONYMOUS
 
     def act_as(self, caller):
         self._worker_ctx.data[CONTEXT_KEY] = caller.to_json()

@@ -32,12 +32,31 @@ class Protector:
 
 
 class Viewer:
-    """Shows personal numbers to one caller: masked unless the role needs them, each reveal audited."""
+    """Shows personal numbers to one caller: masked unless the role needs them, each reveal audited.
+
+    Use it as a context manager: reveals are collected and written to the audit log in one
+    insert when the block ends, one row per person shown with the fields revealed.
+    """
 
     def __init__(self, session, caller, protector):
         self.session = session
         self.caller = caller
         self.protector = protector
+        self.revealed = {}
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, *exc):
+        if exc_type is None and self.revealed:
+            from registry.models import PiiAccess, new_id, utcnow
+
+            now = utcnow()
+            self.session.execute(PiiAccess.__table__.insert(), [
+                {"id": new_id(), "account": self.caller.account, "subject_type": kind, "subject_id": subject,
+                 "fields": ",".join(sorted(fields)), "at": now}
+                for (kind, subject), fields in self.revealed.items()])
+        self.revealed = {}
 
     def may_reveal(self, subject_type, subject_id):
         if subject_type == "resident" and self.caller.resident_id == subject_id:
@@ -47,10 +66,7 @@ class Viewer:
     def show(self, subject_type, subject_id, field, cipher, masked):
         if cipher is None or not self.may_reveal(subject_type, subject_id):
             return masked
-        from registry.models import PiiAccess
-
-        self.session.add(PiiAccess(account=self.caller.account, subject_type=subject_type,
-                                   subject_id=subject_id, fields=field))
+        self.revealed.setdefault((subject_type, subject_id), set()).add(field)
         return self.protector.decrypt(cipher)
 
 

@@ -98,12 +98,12 @@ def grid_worker_dict(worker, phone):
 
 
 def list_grid_workers(session, protector, caller, filters, paging):
-    viewer = Viewer(session, caller, protector)
     query = select(GridWorker).order_by(GridWorker.name)
     if filters.get("grid_id"):
         query = query.where(GridWorker.grid_id == filters["grid_id"])
-    return page(session, query, paging, lambda w: grid_worker_dict(
-        w, viewer.show("grid_worker", w.id, "phone", w.phone_cipher, w.phone_masked)))
+    with Viewer(session, caller, protector) as viewer:
+        return page(session, query, paging, lambda w: grid_worker_dict(
+            w, viewer.show("grid_worker", w.id, "phone", w.phone_cipher, w.phone_masked)))
 
 
 def grid_scope(session, account):

@@ -7,7 +7,7 @@ masked unless the caller's role needs them (``pii.Viewer`` audits every reveal).
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select
+from sqlalchemy import false, or_, select
 
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.outbox import record
@@ -98,6 +98,8 @@ def visible_to(query, caller):
     """Narrow ``query`` (joined to Building) to the residents ``caller`` may see at all."""
     if caller.community_wide:
         return query
+    if not caller.roles:
+        return query.where(false())  # an anonymous message sees nobody
     conditions = []
     if caller.has_role("grid_worker"):
         conditions.append(Building.grid_id.in_(caller.grid_ids or ["-"]))
@@ -135,8 +137,8 @@ def list_residents(session, protector, caller, filters, paging):
                                 Resident.id_number_masked.endswith(q.upper(), autoescape=True)))
     query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name,
                            Resident.id)
-    viewer = Viewer(session, caller, protector)
-    return page(session, query, paging, lambda r, d, b: resident_dict(r, d, b, viewer))
+    with Viewer(session, caller, protector) as viewer:
+        return page(session, query, paging, lambda r, d, b: resident_dict(r, d, b, viewer))
 
 
 def _load(session, caller, resident_id):
@@ -147,9 +149,14 @@ def _load(session, caller, resident_id):
     return row
 
 
+def show(session, protector, caller, resident, dwelling, building):
+    """One resident as ``caller`` may see them (reveals audited)."""
+    with Viewer(session, caller, protector) as viewer:
+        return resident_dict(resident, dwelling, building, viewer)
+
+
 def get_resident(session, protector, caller, resident_id):
-    resident, dwelling, building = _load(session, caller, resident_id)
-    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+    return show(session, protector, caller, *_load(session, caller, resident_id))
 
 
 def residence_history(session, caller, resident_id):
@@ -233,7 +240,7 @@ def register_resident(session, protector, caller, data):
         household.head_resident_id = resident.id
     session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=today()))
     record(session, RESIDENT_REGISTERED, resident_payload(resident, dwelling, building))
-    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+    return show(session, protector, caller, resident, dwelling, building)
 
 
 def update_resident(session, protector, caller, resident_id, data):
@@ -259,7 +266,7 @@ def update_resident(session, protector, caller, resident_id, data):
     if changed:
         resident.updated_at = utcnow()
         record(session, RESIDENT_UPDATED, dict(resident_payload(resident, dwelling, building), changed=changed))
-    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+    return show(session, protector, caller, resident, dwelling, building)
 
 
 def move_resident(session, protector, caller, resident_id, data):
@@ -284,7 +291,7 @@ def move_resident(session, protector, caller, resident_id, data):
         "resident_id": resident.id, "from_dwelling": dwelling_payload(old_dwelling, old_building),
         "to_dwelling": dwelling_payload(dwelling, building), "grid_id": building.grid_id, "moved_on": moved_on,
     })
-    return resident_dict(resident, dwelling, building, Viewer(session, caller, protector))
+    return show(session, protector, caller, resident, dwelling, building)
 
 
 # -- households ----------------------------------------------------------------------------

@@ -53,7 +53,8 @@ def registry(container_factory, service_config, world):
         amqp_config = config
 
         def call(self, method, *args, caller=STAFF, **kwargs):
-            with ServiceRpcProxy("registry", config, context_data={CONTEXT_KEY: caller.to_json()}) as proxy:
+            context = {CONTEXT_KEY: caller.to_json()} if caller else {}
+            with ServiceRpcProxy("registry", config, context_data=context) as proxy:
                 return getattr(proxy, method)(*args, **kwargs)
 
     return Client()
