@@ -244,3 +244,10 @@ def test_catalogue_lists_every_event(registry):
     assert "id_number" not in payload["properties"] and "grid_id" in payload["properties"]
 
 
+
+
+def test_totals_are_right_on_every_page(registry, world):
+    for seq, room in ((91, "101"), (93, "102"), (95, "103")):
+        registry.call("register_resident", person(world["east"], seq=seq, room=room))
+    pages = [registry.call("list_residents", {}, limit=2, offset=offset) for offset in (0, 2, 5)]
+    assert [(len(p["items"]), p["total"]) for p in pages] == [(2, 3), (1, 3), (0, 3)]
