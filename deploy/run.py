@@ -398,19 +398,23 @@ def parse_args(argv):
                       help="do not load demo data")
     parser.add_argument("--ready-timeout", type=float, default=120.0,
                         help="seconds to wait for the gateway's /readyz (default 120)")
+    parser.add_argument("--migrate-only", action="store_true",
+                        help="prepare the databases (migrations, and demo data by the same rules) "
+                             "and exit: the one-shot job of compose and Kubernetes")
     return parser.parse_args(argv)
 
 
 def prepare(args):
     """Steps 1-4; returns (database URLs, whether demo data is in place)."""
-    amqp_uri = os.environ.setdefault("AMQP_URI", DEFAULT_AMQP_URI)
-    check_broker(amqp_uri)
-    say(f"RabbitMQ at {mask_uri(amqp_uri)} is up")
-
     production = os.environ.get("HEYUN_ENV", "development") == "production"
     if production and args.demo:
         raise LaunchError("HEYUN_ENV is production: refusing to load demo data.")
-    if port_in_use(args.port):
+    # Migrating needs only the databases; the broker and the port matter to the processes.
+    if not args.migrate_only:
+        amqp_uri = os.environ.setdefault("AMQP_URI", DEFAULT_AMQP_URI)
+        check_broker(amqp_uri)
+        say(f"RabbitMQ at {mask_uri(amqp_uri)} is up")
+    if not args.migrate_only and port_in_use(args.port):
         raise LaunchError(
             f"Port {args.port} is already in use (another Heyun running?). "
             "Stop it, or choose another with --port or GATEWAY_PORT."
@@ -476,6 +480,8 @@ def main(argv=None):
         return 1
     except KeyboardInterrupt:
         return 130
+    if args.migrate_only:
+        return 0
     return serve(urls, args.port, demo_loaded, args.ready_timeout)
 
 

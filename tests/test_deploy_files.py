@@ -1,0 +1,54 @@
+"""The compose file and Kubernetes manifests cannot run here (no Docker engine), so check what
+can be checked: they parse, and every service the launcher runs is in them with its database."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+from heyun.config import service_dir, service_names
+
+DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
+
+
+def manifests():
+    docs = []
+    for path in sorted((DEPLOY / "k8s").glob("*.yaml")):
+        docs += [doc for doc in yaml.safe_load_all(path.read_text()) if doc]
+    return docs
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((DEPLOY / "compose.yml").read_text())
+
+
+@pytest.mark.parametrize("name", service_names())
+def test_compose_runs_every_service_on_its_own_database(compose, name):
+    service = compose["services"][name]
+    config = str((service_dir(name) / "config.yml").relative_to(DEPLOY.parent))
+    assert service["command"][:4] == ["nameko", "run", "--config", config]
+    assert service["command"][4] == f"{name}.service"
+    assert f"/heyun_{name}" in service["environment"][f"{name.upper()}_DATABASE_URL"]
+    assert name in compose["services"]["postgres"]["environment"]["HEYUN_DATABASES"].split()
+    assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
+
+
+@pytest.mark.parametrize("name", service_names())
+def test_kubernetes_has_a_deployment_per_service(name):
+    docs = manifests()
+    deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)
+    container = deployment["spec"]["template"]["spec"]["containers"][0]
+    assert container["command"][-1] == f"{name}.service"
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert f"{name.upper()}_DATABASE_URL" in secret["stringData"]
+
+
+def test_kubernetes_basics():
+    docs = manifests()
+    kinds = {(d["kind"], d["metadata"].get("name")) for d in docs if "metadata" in d}
+    assert ("Service", "gateway") in kinds and ("Job", "heyun-migrate") in kinds
+    secret = next(d for d in docs if d["kind"] == "Secret")
+    assert {"AMQP_URI", "HEYUN_TOKEN_SECRET", "HEYUN_PII_KEY"} <= set(secret["stringData"])
+    listed = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())["resources"]
+    assert sorted(listed) == sorted(p.name for p in (DEPLOY / "k8s").glob("*.yaml")
+                                    if p.name != "kustomization.yaml")
