@@ -29,6 +29,11 @@ class ResidentPayload(Schema):
     tags = fields.List(fields.String(), required=True)
     phone_masked = fields.String(allow_none=True)
     has_phone = fields.Boolean(required=True)
+    # The phone as ciphertext under the platform's PII key: notify (which holds the key) can text
+    # the resident; an integrator without the key sees nothing usable.
+    phone_token = fields.String(allow_none=True)
+    language = fields.String(required=True)
+    preferred_channel = fields.String(allow_none=True)
 
 
 class ResidentUpdatedPayload(ResidentPayload):
@@ -63,6 +68,8 @@ class OrganizationPayload(Schema):
     name = fields.String(required=True)
     kind = fields.String(required=True)
     contact_names = fields.List(fields.String(), required=True)
+    emails = fields.List(fields.String(), required=True)  # work addresses notify sends notices to
+    webhook_url = fields.String(allow_none=True)
 
 
 class ProxyRequestPayload(Schema):

@@ -86,6 +86,8 @@ class Resident(Base):
     dwelling_id = Column(String(36), ForeignKey("dwellings.id"), index=True)
     # Tags as ",elderly,living_alone," so one LIKE finds a tag on SQLite and PostgreSQL alike.
     tags = Column(Text, nullable=False, default=",")
+    language = Column(String(5), nullable=False, default="zh", server_default="zh")  # notices in zh or en
+    preferred_channel = Column(String(20))  # in_app | sms | door_to_door; None: notify decides
     created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
     updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
 
@@ -107,6 +109,7 @@ class Organization(Base):
     name = Column(String(200), nullable=False, unique=True)
     kind = Column(String(50), nullable=False, index=True)
     contacts = Column(JSON, nullable=False, default=list)
+    webhook_url = Column(String(500))  # where the organisation's own system takes notices
 
 
 class ServiceItem(Base):

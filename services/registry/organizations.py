@@ -18,7 +18,14 @@ def organization_dict(org, caller):
         if not caller.may_see_pii and shown.get("phone"):
             shown["phone"] = idnumbers.mask_phone(shown["phone"])
         contacts.append(shown)
-    return {"id": org.id, "name": org.name, "kind": org.kind, "contacts": contacts}
+    return {"id": org.id, "name": org.name, "kind": org.kind, "contacts": contacts, "webhook_url": org.webhook_url}
+
+
+def organization_payload(org):
+    return {"organization_id": org.id, "name": org.name, "kind": org.kind,
+            "contact_names": [c["name"] for c in org.contacts or []],
+            "emails": [c["email"] for c in org.contacts or [] if c.get("email")],
+            "webhook_url": org.webhook_url}
 
 
 def list_organizations(session, caller, filters, paging):
@@ -35,13 +42,11 @@ def get_organization(session, caller, organization_id):
 def create_organization(session, caller, data):
     if session.execute(select(Organization.id).where(Organization.name == data["name"])).first():
         raise Conflict("An organisation with this name exists.", {"name": ["Already registered."]})
-    org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [])
+    org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [],
+                       webhook_url=data.get("webhook_url"))
     session.add(org)
     session.flush()
-    record(session, ORGANIZATION_REGISTERED, {
-        "organization_id": org.id, "name": org.name, "kind": org.kind,
-        "contact_names": [c["name"] for c in org.contacts],
-    })
+    record(session, ORGANIZATION_REGISTERED, organization_payload(org))
     return organization_dict(org, caller)
 
 

@@ -130,8 +130,11 @@ def create_grid_worker(session, protector, caller, data):
                         phone_masked=idnumbers.mask_phone(data.get("phone")))
     session.add(worker)
     session.flush()
-    record(session, GRID_WORKER_ASSIGNED, {
-        "grid_worker_id": worker.id, "name": worker.name, "account": worker.account,
-        "grid_id": worker.grid_id, "building_ids": building_ids_of_grid(session, worker.grid_id)})
+    record(session, GRID_WORKER_ASSIGNED, grid_worker_payload(session, worker))
     phone = worker.phone_masked if not caller.may_see_pii else data.get("phone")
     return grid_worker_dict(worker, phone)
+
+
+def grid_worker_payload(session, worker):
+    return {"grid_worker_id": worker.id, "name": worker.name, "account": worker.account,
+            "grid_id": worker.grid_id, "building_ids": building_ids_of_grid(session, worker.grid_id)}

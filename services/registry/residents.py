@@ -66,6 +66,8 @@ def resident_dict(resident, dwelling, building, viewer):
         "room": dwelling.room if dwelling else None,
         "grid_id": building.grid_id if building else None,
         "tags": decode_tags(resident.tags),
+        "language": resident.language or "zh",
+        "preferred_channel": resident.preferred_channel,
     }
 
 
@@ -83,6 +85,9 @@ def resident_payload(resident, dwelling, building):
         "tags": decode_tags(resident.tags),
         "phone_masked": resident.phone_masked,
         "has_phone": resident.phone_cipher is not None,
+        "phone_token": resident.phone_cipher,
+        "language": resident.language or "zh",
+        "preferred_channel": resident.preferred_channel,
     }
 
 
@@ -233,6 +238,7 @@ def register_resident(session, protector, caller, data):
         phone_cipher=protector.encrypt(data.get("phone")), phone_masked=idnumbers.mask_phone(data.get("phone")),
         household_id=household.id, relation_to_head=data.get("relation_to_head"),
         dwelling_id=dwelling.id, tags=encode_tags(data.get("tags")),
+        language=data.get("language") or "zh", preferred_channel=data.get("preferred_channel"),
     )
     session.add(resident)
     session.flush()
@@ -252,7 +258,7 @@ def update_resident(session, protector, caller, resident_id, data):
     if data.get("household_id") and session.get(Household, data["household_id"]) is None:
         raise InvalidInput("Unknown household.", {"household_id": ["No household with this id."]})
     changed = []
-    for field in ("name", "relation_to_head", "household_id"):
+    for field in ("name", "relation_to_head", "household_id", "language", "preferred_channel"):
         if field in data and getattr(resident, field) != data[field]:
             setattr(resident, field, data[field])
             changed.append(field)
@@ -336,3 +342,10 @@ def register_household(session, caller, data):
     record(session, HOUSEHOLD_REGISTERED, household_payload(household, dwelling, building))
     return household_dict(session, household)
 
+
+
+def snapshot(session, after_id, limit):
+    """Every resident as events describe them, in id order, for a consumer rebuilding its projection."""
+    rows = session.execute(_with_place().where(Resident.id > after_id).order_by(Resident.id).limit(limit)).all()
+    items = [resident_payload(r, d, b) for r, d, b in rows]
+    return {"items": items, "next_after_id": rows[-1][0].id if len(rows) == limit else None}

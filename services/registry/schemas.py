@@ -9,6 +9,8 @@ TAGS = (
     "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
 )
 GENDERS = ("male", "female")
+LANGUAGES = ("zh", "en")
+RESIDENT_CHANNELS = ("in_app", "sms", "door_to_door")
 ORGANIZATION_KINDS = (
     "property_management", "water_utility", "police_station", "legal_advisor", "street_office",
     "social_organization", "power_utility", "gas_utility",
@@ -54,11 +56,15 @@ class ResidentCreate(Schema):
     tags = fields.List(fields.String(validate=validate.OneOf(TAGS)), load_default=list)
     relation_to_head = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 30))
     household_id = fields.String(allow_none=True, load_default=None)
+    language = fields.String(load_default="zh", validate=validate.OneOf(LANGUAGES))
+    preferred_channel = fields.String(allow_none=True, load_default=None, validate=validate.OneOf(RESIDENT_CHANNELS))
     dwelling = fields.Nested(DwellingRef, required=True)
 
 
 class ResidentUpdate(Schema):
     name = Text(100)
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(RESIDENT_CHANNELS))
     phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
     tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
     relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
@@ -137,6 +143,7 @@ class OrganizationCreate(Schema):
     name = Text(200, required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
     contacts = fields.List(fields.Nested(Contact), load_default=list)
+    webhook_url = fields.Url(allow_none=True, load_default=None, require_tld=False, schemes={"http", "https"})
 
 
 class Authorization(Schema):
@@ -168,3 +175,8 @@ class Transition(Schema):
 class Rating(Schema):
     rating = fields.Integer(required=True, validate=validate.Range(1, 5))
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
+
+
+class Snapshot(Schema):
+    after_id = fields.String(load_default="")
+    limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))

@@ -2,6 +2,7 @@
 the rules live in places, residents, importing, organizations and proxy."""
 from nameko.rpc import rpc
 from nameko.timer import timer
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from heyun.db import Database
@@ -9,7 +10,7 @@ from heyun.errors import USER_ERRORS, Conflict, InvalidInput
 from heyun.events import asyncapi_document
 from heyun.identity import CallerIdentity
 from registry import events, importing, organizations, places, proxy, residents, schemas
-from registry.models import Building, Grid
+from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import PiiProtection
 from registry.schemas import listing, load
 
@@ -148,6 +149,25 @@ class RegistryService:
             raise InvalidInput("header and rows are lists.", {"rows": ["Expected a list of rows."]})
         return self._write(lambda session: importing.import_rows(
             session, self.pii, self.caller, header, rows, first_row_number))
+
+    # -- snapshots for projections (what the events carry, all at once) -----------------------
+    @rpc_
+    def snapshot_residents(self, after_id="", limit=1000):
+        args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
+        with self.db.transaction() as session:
+            return residents.snapshot(session, args["after_id"], args["limit"])
+
+    @rpc
+    def snapshot_organizations(self):
+        with self.db.transaction() as session:
+            return {"items": [organizations.organization_payload(o) for o in
+                              session.execute(select(Organization).order_by(Organization.id)).scalars()]}
+
+    @rpc
+    def snapshot_grid_workers(self):
+        with self.db.transaction() as session:
+            return {"items": [places.grid_worker_payload(session, w) for w in
+                              session.execute(select(GridWorker).order_by(GridWorker.id)).scalars()]}
 
     # -- organisations and service items ---------------------------------------------------
     @rpc_

@@ -251,3 +251,16 @@ def test_totals_are_right_on_every_page(registry, world):
         registry.call("register_resident", person(world["east"], seq=seq, room=room))
     pages = [registry.call("list_residents", {}, limit=2, offset=offset) for offset in (0, 2, 5)]
     assert [(len(p["items"]), p["total"]) for p in pages] == [(2, 3), (1, 3), (0, 3)]
+
+
+def test_snapshot_pages_through_residents_as_events_describe_them(registry, world):
+    for seq, room in ((101, "101"), (103, "102"), (105, "103")):
+        registry.call("register_resident", person(world["east"], seq=seq, room=room, language="en",
+                                                  preferred_channel="sms"))
+    first = registry.call("snapshot_residents", "", 2)
+    rest = registry.call("snapshot_residents", first["next_after_id"], 2)
+    items = first["items"] + rest["items"]
+    assert len(items) == 3 and rest["next_after_id"] is None
+    assert all(RESIDENT_REGISTERED.check(item) == {} for item in items)
+    assert {(i["language"], i["preferred_channel"]) for i in items} == {("en", "sms")}
+    assert all(i["phone_token"] and "13812345678" not in i["phone_token"] for i in items)
