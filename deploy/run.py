@@ -169,8 +169,11 @@ def migrate(urls):
         ensure_database(url)
         try:
             upgrade(name, url)
-        except Exception as exc:
-            raise LaunchError(f"Migrating {name} ({mask_uri(url)}) failed: {exc}") from None
+        except Exception:
+            # A database that cannot be reached was reported by ensure_database; a migration
+            # that fails is a bug, and its traceback is what the developer needs.
+            say(f"migrating {name} ({mask_uri(url)}) failed:")
+            raise
         say(f"{name}: database at {mask_uri(url)} is up to date")
 
 
@@ -202,8 +205,9 @@ def load_demo(urls, marker=None):
     for name, load in demo_loaders(urls):
         try:
             summary = load(urls[name])
-        except Exception as exc:
-            raise LaunchError(f"Loading the {name} demo data failed: {exc}") from None
+        except Exception:
+            say(f"loading the {name} demo data failed:")  # a bug: keep the traceback
+            raise
         say(f"{name}: demo data {summarise(summary)}")
     if marker is not None:
         Path(marker).write_text(
