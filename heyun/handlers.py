@@ -18,7 +18,10 @@ import logging
 import traceback
 
 from eventlet.semaphore import Semaphore
+from kombu import Queue, binding
 from nameko.events import EventHandler
+from nameko.messaging import Consumer
+from nameko.standalone.events import get_event_exchange
 from nameko.extensions import SharedExtension
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -110,8 +113,10 @@ class ReliableEventHandler(EventHandler):
 
     def setup(self):
         super().setup()
-        config = self.container.config
-        delays = config.get("EVENT_RETRY_DELAYS") or DEFAULT_RETRY_DELAYS
+        self._read_retry_delays()
+
+    def _read_retry_delays(self):
+        delays = self.container.config.get("EVENT_RETRY_DELAYS") or DEFAULT_RETRY_DELAYS
         self.retry_delays_ms = [int(float(d) * 1000) for d in delays]
 
     def start(self):
@@ -169,9 +174,31 @@ class ReliableEventHandler(EventHandler):
         self.queue_consumer.ack_message(message)
 
 
+class MultiEventHandler(ReliableEventHandler):
+    """One queue bound to several ``(source, event_type)`` pairs, for handlers driven by data
+    (notify's rule table): same retries, dead-lettering and envelope checks as a single binding."""
+
+    def __init__(self, bindings, name, **kwargs):
+        bindings = [tuple(b) for b in bindings]
+        super().__init__(bindings[0][0] if bindings else "none", name, **kwargs)
+        self.bindings = bindings
+        self.queue_label = name
+
+    def setup(self):
+        self.queue = Queue(
+            f"evt-multi--{self.container.service_name}.{self.queue_label}",
+            bindings=[binding(get_event_exchange(source, self.container.config), routing_key=event_type)
+                      for source, event_type in self.bindings],
+            durable=True, auto_delete=False,
+        )
+        self._read_retry_delays()
+        Consumer.setup(self)  # register with the queue consumer, skipping EventHandler's own queue
+
+
 def _event_id(message):
     payload = message.payload
     return payload.get("event_id") if isinstance(payload, dict) else "?"
 
 
 event_handler = ReliableEventHandler.decorator
+multi_event_handler = MultiEventHandler.decorator
