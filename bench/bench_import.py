@@ -17,7 +17,7 @@ from heyun.migrations import upgrade
 from registry.demo import Wanghe
 from registry.importing import import_rows
 from registry.models import Building, Grid, Resident, new_id, utcnow
-from registry.pii import Protector
+from heyun.pii import Protector
 
 HEADER = ["姓名", "性别", "身份证号", "手机号", "楼号", "单元", "楼层", "房号", "标签", "与户主关系", "原村"]
 CHUNK = 1000  # what the gateway sends per RPC

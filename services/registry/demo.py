@@ -16,7 +16,7 @@ from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import SYSTEM, Caller
 from registry import idnumbers, organizations, places, proxy, residents
 from registry.models import Building, Grid, ServiceItem
-from registry.pii import Protector
+from heyun.pii import Protector
 
 SEED = 20210701  # the July 2021 water outage
 REGION = "370115"  # 济阳区 (Cuizhai street)

@@ -1,34 +1,11 @@
-"""Personal information at rest: ID and phone numbers encrypted, found by keyed hash, shown masked.
+"""Who sees registry personal data unmasked, with every reveal audited.
 
-China's PIPL treats ID and phone numbers as sensitive. The registry stores each as Fernet
-ciphertext plus its masked form, so an ordinary listing never decrypts anything; an ID number
-is looked up (and kept unique) through an HMAC digest that cannot be reversed without the key.
+The registry stores ID and phone numbers as ciphertext beside their masked form (``heyun.pii``),
+so an ordinary listing decrypts nothing; ``Viewer`` decrypts only for roles that need the numbers.
 """
-import base64
-import hashlib
-import hmac
-
-from cryptography.fernet import Fernet
 from nameko.extensions import DependencyProvider
 
-
-class Protector:
-    def __init__(self, key):
-        raw = base64.urlsafe_b64decode(key)
-        if len(raw) != 32:
-            raise ValueError("PII_KEY must be urlsafe base64 of 32 bytes")
-        self._fernet = Fernet(key)
-        # A separate key for digests, so the lookup hash and the cipher never share material.
-        self._digest_key = hashlib.sha256(b"heyun-digest:" + raw).digest()
-
-    def digest(self, value):
-        return hmac.new(self._digest_key, value.encode(), hashlib.sha256).hexdigest()
-
-    def encrypt(self, value):
-        return self._fernet.encrypt(value.encode()).decode() if value else None
-
-    def decrypt(self, token):
-        return self._fernet.decrypt(token.encode()).decode() if token else None
+from heyun.pii import Protector
 
 
 class Viewer:

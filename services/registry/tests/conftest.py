@@ -6,7 +6,7 @@ from heyun.config import service_config as registry_file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import CONTEXT_KEY, Caller
 from registry.models import Building, Grid
-from registry.pii import Protector
+from heyun.pii import Protector
 from registry.places import create_grid_worker
 from heyun.identity import SYSTEM
 from registry.service import RegistryService
