@@ -30,12 +30,13 @@ class Outcome:
         return self.status != FAILED
 
 
+# The delivery id is passed through as given, so callers can key outcomes by their own ids.
 def succeeded(delivery, status, detail=""):
-    return Outcome(str(delivery["id"]), status, detail, False)
+    return Outcome(delivery["id"], status, detail, False)
 
 
 def failed(delivery, detail, retryable):
-    return Outcome(str(delivery["id"]), FAILED, detail, retryable)
+    return Outcome(delivery["id"], FAILED, detail, retryable)
 
 
 class InvalidAddress(ValueError):
