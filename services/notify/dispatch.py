@@ -1,0 +1,170 @@
+"""Dispatch: handing due deliveries to their channels, recording what happened, falling back.
+
+A dispatcher takes a batch of due deliveries under a short lease (so replicas share the work and
+a crashed one's batch is taken again after the lease), renders each notice for its recipient,
+sends per channel, and records the outcome. A retryable failure is tried again with back-off;
+a final one falls back to the recipient's next channel, so a notice never stalls on one bad
+recipient and nobody is left unreached.
+"""
+import logging
+from datetime import timedelta
+
+from sqlalchemy import or_, select, update
+
+from heyun.pii import Protector
+from notify import fanout
+from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 4
+LEASE = timedelta(seconds=60)
+
+
+def backoff(attempts):
+    return timedelta(seconds=min(2 ** attempts, 300))
+
+
+class _Blank(dict):
+    def __missing__(self, key):
+        return "{" + key + "}"  # an unknown placeholder stays visible rather than failing the send
+
+
+def render(text, values):
+    try:
+        return text.format_map(_Blank(values))
+    except (ValueError, IndexError):  # stray braces in a body: send it as written
+        return text
+
+
+def claim_due(session, limit, now):
+    """Lease up to ``limit`` due deliveries (pending, or held past quiet hours); returns their ids."""
+    due = (select(Delivery.id)
+           .where(Delivery.status.in_(("pending", "held")), Delivery.channel != "in_app",
+                  or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+                  or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
+           .order_by(Delivery.next_attempt_at).limit(limit))
+    if session.get_bind().dialect.name == "postgresql":
+        due = due.with_for_update(skip_locked=True)
+    ids = list(session.execute(due).scalars())
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(lease_until=now + LEASE))
+    return ids
+
+
+class Dispatcher:
+    def __init__(self, Session, transaction, channels, pii_key, batch_size=500):
+        self.Session = Session
+        self.transaction = transaction
+        self.channels = channels
+        self.protector = Protector(pii_key)
+        self.batch_size = batch_size
+
+    def run_once(self, now=None):
+        """Send one batch; returns how many deliveries were handled."""
+        now = now or utcnow()
+        with self.transaction(self.Session) as session:
+            ids = claim_due(session, self.batch_size, now)
+        if not ids:
+            return 0
+        with self.transaction(self.Session) as session:
+            work = self._prepare(session, ids)
+        outcomes = {}
+        for channel, items in work.items():
+            sender = self.channels.get(channel)
+            for outcome in sender.send(items):
+                outcomes[outcome.delivery_id] = outcome
+        with self.transaction(self.Session) as session:
+            self._record(session, ids, outcomes, utcnow())
+        return len(ids)
+
+    def _prepare(self, session, ids):
+        deliveries = session.execute(select(Delivery).where(Delivery.id.in_(ids))).scalars().all()
+        notices = {n.id: n for n in session.execute(select(Notice).where(
+            Notice.id.in_({d.notice_id for d in deliveries}))).scalars()}
+        residents = {r.resident_id: r for r in session.execute(select(ResidentRecipient).where(
+            ResidentRecipient.resident_id.in_([d.recipient_id for d in deliveries if d.recipient_type == "resident"]))).scalars()}
+        orgs = {o.organization_id: o for o in session.execute(select(OrganizationRecipient).where(
+            OrganizationRecipient.organization_id.in_(
+                [d.recipient_id for d in deliveries if d.recipient_type == "organization"]))).scalars()}
+        work = {}
+        for d in deliveries:
+            notice = notices[d.notice_id]
+            resident = residents.get(d.recipient_id) if d.recipient_type == "resident" else None
+            org = orgs.get(d.recipient_id) if d.recipient_type == "organization" else None
+            english = resident is not None and resident.language == "en" and notice.title_en
+            values = {"name": resident.name if resident else (org.name if org else d.recipient_id),
+                      "building": resident.building_number if resident else "",
+                      "unit": resident.unit if resident else "", "floor": resident.floor if resident else "",
+                      "room": resident.room if resident else ""}
+            work.setdefault(d.channel, []).append({
+                "id": d.id, "notice_id": d.notice_id, "recipient_type": d.recipient_type,
+                "recipient_id": d.recipient_id, "channel": d.channel,
+                "address": self._address(d, resident, org),
+                "title": render(notice.title_en if english else notice.title, values),
+                "body": render(notice.body_en if english else notice.body, values),
+                "language": "en" if english else "zh", "severity": notice.severity, "category": notice.category,
+            })
+        return work
+
+    def _address(self, delivery, resident, org):
+        if delivery.channel == "sms":
+            return self.protector.decrypt(resident.phone_token) if resident and resident.phone_token else None
+        if delivery.channel == "door_to_door":
+            return delivery.assignee
+        if delivery.channel == "email":
+            return list(org.emails) if org else []
+        if delivery.channel == "webhook":
+            return org.webhook_url if org else None
+        return None
+
+    def _record(self, session, ids, outcomes, now):
+        deliveries = session.execute(select(Delivery).where(Delivery.id.in_(ids))).scalars().all()
+        fallbacks = []
+        for d in deliveries:
+            outcome = outcomes.get(d.id)
+            d.lease_until = None
+            if d.status not in ("pending", "held"):
+                continue  # cancelled or acknowledged while it was being sent
+            d.attempts += 1
+            if outcome is not None and outcome.ok:
+                d.status = outcome.status
+                d.sent_at = d.sent_at or now
+                if outcome.status == "delivered":
+                    d.delivered_at = now
+                d.last_error = None
+                continue
+            d.last_error = outcome.detail if outcome else "no outcome from the channel"
+            if outcome is not None and outcome.retryable and d.attempts < MAX_ATTEMPTS:
+                d.status, d.next_attempt_at = "pending", now + backoff(d.attempts)
+                continue
+            d.status = "failed"
+            fallbacks.append(d)
+        if fallbacks:
+            fanout.insert_deliveries(session, self._fallback_rows(session, fallbacks, now))
+
+    def _fallback_rows(self, session, failed, now):
+        notices = {n.id: n for n in session.execute(select(Notice).where(
+            Notice.id.in_({d.notice_id for d in failed}))).scalars()}
+        workers = fanout.grid_worker_accounts(session)
+        rows = []
+        for d in failed:
+            notice = notices[d.notice_id]
+            if d.recipient_type == "resident":
+                resident = session.get(ResidentRecipient, d.recipient_id)
+                order = fanout.resident_channels(resident) if resident else []
+                following = order[order.index(d.channel) + 1:] if d.channel in order else []
+                if not following and resident is not None and d.channel != "door_to_door":
+                    following = ["door_to_door"]  # a recipient with no channel left gets a visit
+                if following:
+                    rows.append(fanout.resident_row(notice, now, resident, workers, following[0], d.id))
+            elif d.recipient_type == "organization":
+                org = session.get(OrganizationRecipient, d.recipient_id)
+                order = fanout.organization_channels(org) if org else []
+                following = order[order.index(d.channel) + 1:] if d.channel in order else []
+                if following:
+                    rows.append(fanout.delivery_row(notice, now, "organization", d.recipient_id, following[0],
+                                                    fallback_of=d.id))
+            log.warning("delivery %s of notice %s on %s failed (%s); fell back to %s", d.id, d.notice_id,
+                        d.channel, d.last_error, rows[-1]["channel"] if rows and rows[-1]["fallback_of"] == d.id else "nothing")
+        return rows

@@ -1,0 +1,127 @@
+"""The notify engine: the background loops of one notify process.
+
+* fan-out: notices in ``publishing`` get their deliveries written, batch by batch, resumably;
+* dispatch: due deliveries are handed to their channels;
+* housekeeping: scheduled notices are released and missed acknowledgements escalated.
+
+Each loop wakes at once when there is new work in this process (``wake``) and otherwise polls,
+so work left by a crashed process or another replica is picked up too. Replicas share the work
+through leases; nothing here needs to be the only copy running.
+"""
+import logging
+import threading
+import time
+
+from nameko.extensions import DependencyProvider
+from sqlalchemy import select
+
+from heyun.db import Database, transaction
+from heyun.outbox import record
+from notify import fanout, notices
+from notify.channels import build_channels
+from notify.dispatch import Dispatcher
+from notify.events import NOTICE_FANNED_OUT
+from notify.models import Notice, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Loop:
+    """Run ``step`` until stopped; ``step`` returns True when it did work (run again at once)."""
+
+    def __init__(self, name, step, idle_seconds):
+        self.name, self.step, self.idle_seconds = name, step, idle_seconds
+        self.wakeup = threading.Event()
+        self.running = True
+
+    def run(self):
+        backoff = 0.5
+        while self.running:
+            try:
+                busy = self.step()
+                backoff = 0.5
+            except Exception:  # the database or a channel is down: log, wait, keep going
+                log.exception("notify %s loop failed; retrying in %.1fs", self.name, backoff)
+                time.sleep(backoff)
+                backoff = min(backoff * 2, 30)
+                continue
+            if not busy:
+                self.wakeup.wait(self.idle_seconds)
+                self.wakeup.clear()
+
+    def stop(self):
+        self.running = False
+        self.wakeup.set()
+
+
+class NotifyEngine(DependencyProvider):
+    def setup(self):
+        config = self.container.config
+        self.Session = None  # the service's Database provider's, taken at start (see ``start``)
+        self.batch_size = int(config.get("FANOUT_BATCH_SIZE") or 5000)
+        self.channels = build_channels(config)
+        self.loops = {
+            "fanout": Loop("fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
+            "dispatch": Loop("dispatch", self.dispatch_step, float(config.get("DISPATCH_POLL_SECONDS") or 1)),
+            "housekeeping": Loop("housekeeping", self.housekeeping_step,
+                                 float(config.get("ESCALATION_CHECK_SECONDS") or 30)),
+        }
+
+    def start(self):
+        # Share the Database provider's sessions, so events recorded here wake its outbox relay.
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.Session = database.Session
+        config = self.container.config
+        self.dispatcher = Dispatcher(self.Session, transaction, self.channels, config["PII_KEY"],
+                                     int(config.get("DISPATCH_BATCH_SIZE") or 500))
+        for name, loop in self.loops.items():
+            self.container.spawn_managed_thread(loop.run, identifier=f"notify-{name}")
+
+    def stop(self):
+        for loop in self.loops.values():
+            loop.stop()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def wake(self, *names):
+        for name in names or self.loops:
+            self.loops[name].wakeup.set()
+
+    # -- the steps ----------------------------------------------------------------------------
+    def fan_out_step(self):
+        """Take one notice being published and write all its deliveries, batch by batch."""
+        with transaction(self.Session) as session:
+            candidates = session.execute(select(Notice.id).where(Notice.status == "publishing")
+                                         .order_by(Notice.published_at).limit(10)).scalars().all()
+        for notice_id in candidates:
+            with transaction(self.Session) as session:
+                if not fanout.claim(session, notice_id, utcnow()):
+                    continue  # another process has it
+            while self.loops["fanout"].running:
+                with transaction(self.Session) as session:
+                    notice = session.get(Notice, notice_id)
+                    written = fanout.next_batch(session, notice, self.batch_size, utcnow())  # renews the lease
+                    if written is None:
+                        notice.status, notice.fanned_out_at, notice.fanout_lease_until = "published", utcnow(), None
+                        record(session, NOTICE_FANNED_OUT, dict(notices.event_payload(notice),
+                                                                 recipients=notice.recipient_count))
+                self.wake("dispatch")
+                if written is None:
+                    break
+            return True
+        return False
+
+    def dispatch_step(self):
+        return self.dispatcher.run_once() > 0
+
+    def housekeeping_step(self):
+        with transaction(self.Session) as session:
+            released = notices.release_scheduled(session)
+            escalated = notices.escalate_overdue(session)
+        if released or escalated:
+            log.info("released %d scheduled notice(s), escalated %s", released, escalated or "none")
+            self.wake("fanout")
+        return False

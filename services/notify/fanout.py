@@ -1,0 +1,237 @@
+"""Fan-out: turning a notice's audience into one delivery per recipient, resumably.
+
+Recipients are fixed when the notice is published, in segments: the organisations named, any
+accounts or roles (rule notices, escalations), then the residents the audience selects from the
+projection. Residents are walked in ``resident_id`` order a batch at a time (keyset pagination,
+so memory does not grow with the audience); each batch's deliveries and the cursor commit
+together. A process killed mid-way resumes from the cursor, and a redone batch writes the same
+deterministic delivery ids (``insert … on conflict do nothing``): none lost, none doubled.
+"""
+from datetime import time, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import distinct, false, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from notify.models import (
+    Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient, delivery_id, utcnow,
+)
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+QUIET_START, QUIET_END = time(22, 0), time(7, 0)
+URGENT_SEVERITIES = ("Extreme", "Severe")
+SEGMENTS = ("organizations", "accounts", "copy", "residents")
+LEASE = timedelta(seconds=60)
+
+
+# -- who gets which channel ---------------------------------------------------------------------
+
+def has_tag(resident, tag):
+    return f",{tag}," in (resident.tags or "")
+
+
+def resident_channels(resident):
+    """The channels to try for a resident, in order. No smartphone: door to door, by the grid worker."""
+    if has_tag(resident, "no_smartphone"):
+        return ["door_to_door"]
+    order = ["in_app"] + (["sms"] if resident.phone_token else []) + ["door_to_door"]
+    if resident.preferred_channel in order:
+        order.remove(resident.preferred_channel)
+        order.insert(0, resident.preferred_channel)
+    return order
+
+
+def organization_channels(org):
+    """An organisation's own system first, then its contacts' e-mail, then its accounts' inbox."""
+    return (["webhook"] if org.webhook_url else []) + (["email"] if org.emails else []) + ["in_app"]
+
+
+def quiet_until(now, notice, channel, recipient_type):
+    """07:00 local if ``now`` is in quiet hours and this delivery should wait, else ``None``."""
+    if recipient_type != "resident" or channel not in ("sms", "door_to_door"):
+        return None  # the in-app inbox makes no noise; organisations work to their own hours
+    if notice.severity in URGENT_SEVERITIES:
+        return None
+    local = now.astimezone(LOCAL_TZ)
+    if QUIET_END <= local.time() < QUIET_START:
+        return None
+    wake = local.replace(hour=7, minute=0, second=0, microsecond=0)
+    if local.time() >= QUIET_START:
+        wake += timedelta(days=1)
+    return wake.astimezone(timezone.utc)
+
+
+# -- the audience as a query over the projection ------------------------------------------------
+
+def resident_query(audience):
+    """Residents the audience selects; the filters intersect. No resident filter: no residents."""
+    keys = ("building_ids", "floor_min", "floor_max", "tags", "resident_ids", "grid_ids")
+    if not any(audience.get(k) for k in keys):
+        return select(ResidentRecipient).where(false())
+    query = select(ResidentRecipient)
+    if audience.get("building_ids"):
+        query = query.where(ResidentRecipient.building_id.in_(audience["building_ids"]))
+    if audience.get("grid_ids"):
+        query = query.where(ResidentRecipient.grid_id.in_(audience["grid_ids"]))
+    if audience.get("floor_min"):
+        query = query.where(ResidentRecipient.floor >= audience["floor_min"])
+    if audience.get("floor_max"):
+        query = query.where(ResidentRecipient.floor <= audience["floor_max"])
+    for tag in audience.get("tags") or []:
+        query = query.where(ResidentRecipient.tags.like(f"%,{tag},%"))
+    if audience.get("resident_ids"):
+        query = query.where(ResidentRecipient.resident_id.in_(audience["resident_ids"]))
+    return query
+
+
+def grid_worker_accounts(session):
+    """grid_id → the account of its (first) grid worker, who carries door-to-door notices."""
+    accounts = {}
+    for worker in session.execute(select(GridWorkerRecipient).order_by(GridWorkerRecipient.name)).scalars():
+        accounts.setdefault(worker.grid_id, worker.account)
+    return accounts
+
+
+def preview(session, audience, now=None):
+    """Who a notice would reach, without sending: counts per building and per channel."""
+    now = now or utcnow()
+    per_building, per_channel, total = {}, {}, 0
+    for resident in session.execute(resident_query(audience)).scalars():
+        total += 1
+        label = str(resident.building_number) if resident.building_number is not None else "?"
+        per_building[label] = per_building.get(label, 0) + 1
+        channel = resident_channels(resident)[0]
+        per_channel[channel] = per_channel.get(channel, 0) + 1
+    orgs = session.execute(select(OrganizationRecipient).where(
+        OrganizationRecipient.organization_id.in_(audience.get("organization_ids") or []))).scalars().all()
+    for org in orgs:
+        channel = organization_channels(org)[0]
+        per_channel[channel] = per_channel.get(channel, 0) + 1
+    unknown = sorted(set(audience.get("organization_ids") or []) - {o.organization_id for o in orgs})
+    return {"residents": total, "organizations": len(orgs), "recipients": total + len(orgs),
+            "per_building": dict(sorted(per_building.items(), key=lambda kv: (len(kv[0]), kv[0]))),
+            "per_channel": per_channel, "unknown_organization_ids": unknown}
+
+
+# -- building delivery rows ---------------------------------------------------------------------
+
+def delivery_row(notice, now, recipient_type, recipient_id, channel, assignee=None, building_id=None,
+                 fallback_of=None):
+    held_until = quiet_until(now, notice, channel, recipient_type)
+    if channel == "in_app":
+        status = "delivered"  # the row is the inbox entry
+    elif held_until:
+        status = "held"
+    else:
+        status = "pending"
+    return {
+        "id": delivery_id(notice.id, recipient_type, recipient_id, channel), "notice_id": notice.id,
+        "recipient_type": recipient_type, "recipient_id": recipient_id, "channel": channel,
+        "status": status, "assignee": assignee, "building_id": building_id, "attempts": 0,
+        "next_attempt_at": held_until or now, "sent_at": now if status == "delivered" else None,
+        "delivered_at": now if status == "delivered" else None, "fallback_of": fallback_of,
+        "lease_until": None, "last_error": None, "acknowledged_at": None, "acknowledged_by": None,
+    }
+
+
+def resident_row(notice, now, resident, workers, channel=None, fallback_of=None):
+    channel = channel or resident_channels(resident)[0]
+    assignee = workers.get(resident.grid_id) if channel == "door_to_door" else None
+    return delivery_row(notice, now, "resident", resident.resident_id, channel, assignee,
+                        resident.building_id, fallback_of)
+
+
+def insert_deliveries(session, rows):
+    """Insert, skipping rows that exist (a redone batch, a repeated fallback)."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    session.execute(make(Delivery.__table__).on_conflict_do_nothing(), rows)
+
+
+# -- the resumable walk -------------------------------------------------------------------------
+
+def claim(session, notice_id, now):
+    """Take the fan-out lease on a notice; False if another process holds it."""
+    result = session.execute(
+        update(Notice).where(Notice.id == notice_id, Notice.status == "publishing",
+                             or_(Notice.fanout_lease_until.is_(None), Notice.fanout_lease_until < now))
+        .values(fanout_lease_until=now + LEASE))
+    return result.rowcount == 1
+
+
+def next_batch(session, notice, batch_size, now):
+    """Write the next batch of the notice's deliveries and move its cursor; returns rows written,
+    or ``None`` when every segment is done."""
+    segment = notice.fanout_segment or SEGMENTS[0]
+    after = notice.fanout_after or ""
+    audience = notice.audience or {}
+    rows, last = [], None
+    if segment == "organizations":
+        ids = sorted(i for i in audience.get("organization_ids") or [] if i > after)[:batch_size]
+        for org in session.execute(select(OrganizationRecipient).where(
+                OrganizationRecipient.organization_id.in_(ids))).scalars():
+            rows.append(delivery_row(notice, now, "organization", org.organization_id,
+                                     organization_channels(org)[0]))
+        last = ids[-1] if ids else None
+    elif segment == "accounts":
+        keys = sorted([f"account:{a}" for a in audience.get("accounts") or []]
+                      + [f"role:{r}" for r in audience.get("roles") or []])
+        keys = [k for k in keys if k > after][:batch_size]
+        for key in keys:
+            kind, name = key.split(":", 1)
+            rows.append(delivery_row(notice, now, kind, name, "in_app"))
+        last = keys[-1] if keys else None
+    elif segment == "copy":
+        rows, last = _copy_batch(session, notice, audience, after, batch_size, now)
+    else:
+        residents = session.execute(resident_query(audience).where(ResidentRecipient.resident_id > after)
+                                    .order_by(ResidentRecipient.resident_id).limit(batch_size)).scalars().all()
+        workers = grid_worker_accounts(session) if residents else {}
+        rows = [resident_row(notice, now, r, workers) for r in residents]
+        last = residents[-1].resident_id if residents else None
+
+    if last is None:  # this segment is done: on to the next, or finished
+        position = SEGMENTS.index(segment)
+        if position + 1 == len(SEGMENTS):
+            return None
+        notice.fanout_segment, notice.fanout_after = SEGMENTS[position + 1], ""
+        return 0
+    insert_deliveries(session, rows)
+    notice.fanout_segment, notice.fanout_after = segment, last
+    notice.recipient_count = (notice.recipient_count or 0) + len({(r["recipient_type"], r["recipient_id"]) for r in rows})
+    notice.fanout_lease_until = now + LEASE
+    return len(rows)
+
+
+def _copy_batch(session, notice, audience, after, batch_size, now):
+    """An Update or Cancel goes to the recipients of the notice it refers to (Cancel: those reached)."""
+    source = audience.get("copy_of")
+    if not source:
+        return [], None
+    key = Delivery.recipient_type + ":" + Delivery.recipient_id
+    query = select(distinct(key)).where(Delivery.notice_id == source, key > after)
+    if audience.get("reached_only"):
+        query = query.where(Delivery.status.in_(("sent", "delivered", "acknowledged")))
+    keys = session.execute(query.order_by(key).limit(batch_size)).scalars().all()
+    if not keys:
+        return [], None
+    resident_ids = [k.split(":", 1)[1] for k in keys if k.startswith("resident:")]
+    residents = {r.resident_id: r for r in session.execute(select(ResidentRecipient).where(
+        ResidentRecipient.resident_id.in_(resident_ids))).scalars()}
+    org_ids = [k.split(":", 1)[1] for k in keys if k.startswith("organization:")]
+    orgs = {o.organization_id: o for o in session.execute(select(OrganizationRecipient).where(
+        OrganizationRecipient.organization_id.in_(org_ids))).scalars()}
+    workers = grid_worker_accounts(session) if residents else {}
+    rows = []
+    for k in keys:
+        kind, rid = k.split(":", 1)
+        if kind == "resident" and rid in residents:
+            rows.append(resident_row(notice, now, residents[rid], workers))
+        elif kind == "organization" and rid in orgs:
+            rows.append(delivery_row(notice, now, kind, rid, organization_channels(orgs[rid])[0]))
+        elif kind in ("account", "role"):
+            rows.append(delivery_row(notice, now, kind, rid, "in_app"))
+    return rows, keys[-1]
+

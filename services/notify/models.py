@@ -1,0 +1,128 @@
+"""notify's tables: its projection of the people and organisations it reaches, the notices, and
+one delivery per recipient and channel. Only notify reads or writes them."""
+import uuid
+from datetime import datetime, timezone
+
+from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase
+
+
+def new_id():
+    return str(uuid.uuid4())
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
+
+
+DELIVERY_NAMESPACE = uuid.UUID("6f1d3c1e-5b0a-4a57-9a3e-6865797e6e21")
+
+
+def delivery_id(notice_id, recipient_type, recipient_id, channel):
+    """Deterministic: a fan-out batch redone after a crash writes the very same rows."""
+    return str(uuid.uuid5(DELIVERY_NAMESPACE, f"{notice_id}|{recipient_type}|{recipient_id}|{channel}"))
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+# -- projection (fed by registry events) ------------------------------------------------------
+
+class ResidentRecipient(Base):
+    __tablename__ = "recipient_residents"
+    resident_id = Column(String(36), primary_key=True)
+    name = Column(String(100), nullable=False)
+    building_id = Column(String(36), index=True)
+    building_number = Column(Integer)
+    unit = Column(Integer)
+    floor = Column(Integer)
+    room = Column(String(10))
+    grid_id = Column(String(36), index=True)
+    tags = Column(Text, nullable=False, default=",")  # ",elderly,no_smartphone,"
+    language = Column(String(5), nullable=False, default="zh")
+    preferred_channel = Column(String(20))
+    phone_token = Column(Text)  # ciphertext under the PII key
+    as_of = Column(DateTime(timezone=True), nullable=False)  # occurred_at of the event applied last
+
+
+class OrganizationRecipient(Base):
+    __tablename__ = "recipient_organizations"
+    organization_id = Column(String(36), primary_key=True)
+    name = Column(String(200), nullable=False)
+    kind = Column(String(50), nullable=False)
+    emails = Column(JSON, nullable=False, default=list)
+    webhook_url = Column(String(500))
+    as_of = Column(DateTime(timezone=True), nullable=False)
+
+
+class GridWorkerRecipient(Base):
+    __tablename__ = "recipient_grid_workers"
+    grid_worker_id = Column(String(36), primary_key=True)
+    account = Column(String(100))
+    grid_id = Column(String(36), index=True)
+    name = Column(String(100), nullable=False)
+    as_of = Column(DateTime(timezone=True), nullable=False)
+
+
+# -- notices and deliveries ---------------------------------------------------------------------
+
+class Notice(Base):
+    __tablename__ = "notices"
+    id = Column(String(36), primary_key=True, default=new_id)
+    title = Column(String(200), nullable=False)
+    body = Column(Text, nullable=False)
+    title_en = Column(String(200))
+    body_en = Column(Text)
+    category = Column(String(30), nullable=False, index=True)
+    severity = Column(String(20), nullable=False)
+    urgency = Column(String(20), nullable=False)
+    certainty = Column(String(20), nullable=False)
+    issuer_account = Column(String(100), nullable=False)
+    issuer_organization_id = Column(String(36))
+    onset = Column(DateTime(timezone=True))
+    expires = Column(DateTime(timezone=True))
+    send_at = Column(DateTime(timezone=True))
+    audience = Column(JSON, nullable=False)
+    requires_ack = Column(Boolean, nullable=False, default=False)
+    ack_deadline = Column(DateTime(timezone=True))
+    msg_type = Column(String(10), nullable=False, default="Alert")  # CAP: Alert | Update | Cancel
+    references_id = Column(String(36))  # the notice an Update or Cancel refers to
+    status = Column(String(20), nullable=False, index=True)  # scheduled | publishing | published | cancelled
+    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    published_at = Column(DateTime(timezone=True))
+    fanned_out_at = Column(DateTime(timezone=True))
+    escalated_at = Column(DateTime(timezone=True))
+    recipient_count = Column(Integer, nullable=False, default=0)
+    # The fan-out's resumable cursor: which segment, and the last recipient key done in it.
+    fanout_segment = Column(String(20))
+    fanout_after = Column(String(36))
+    fanout_lease_until = Column(DateTime(timezone=True))
+
+
+class Delivery(Base):
+    __tablename__ = "deliveries"
+    id = Column(String(36), primary_key=True)
+    notice_id = Column(String(36), nullable=False)
+    recipient_type = Column(String(20), nullable=False)  # resident | organization | account | role
+    recipient_id = Column(String(100), nullable=False)
+    channel = Column(String(20), nullable=False)
+    status = Column(String(20), nullable=False)
+    assignee = Column(String(100))  # the grid worker account for door_to_door
+    building_id = Column(String(36))  # for listings and previews without a join
+    attempts = Column(Integer, nullable=False, default=0)
+    next_attempt_at = Column(DateTime(timezone=True))
+    lease_until = Column(DateTime(timezone=True))
+    last_error = Column(Text)
+    fallback_of = Column(String(36))
+    sent_at = Column(DateTime(timezone=True))
+    delivered_at = Column(DateTime(timezone=True))
+    acknowledged_at = Column(DateTime(timezone=True))
+    acknowledged_by = Column(String(100))
+    __table_args__ = (
+        UniqueConstraint("notice_id", "recipient_type", "recipient_id", "channel", name="uq_delivery"),
+        Index("ix_deliveries_due", "status", "next_attempt_at"),
+        Index("ix_deliveries_notice_status", "notice_id", "status"),
+        Index("ix_deliveries_recipient", "recipient_type", "recipient_id"),
+        Index("ix_deliveries_assignee", "assignee", "status"),
+    )

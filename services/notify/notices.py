@@ -1,0 +1,363 @@
+"""Notices: publishing, who may see them, their delivery statistics, acknowledgements, the inbox,
+door-to-door tasks, updates and cancellations, and escalation when an acknowledgement is missed."""
+from sqlalchemy import case, func, or_, select, update
+
+from heyun.identity import Caller
+from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from heyun.outbox import record
+from notify import fanout
+from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED
+from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
+
+PUBLISHER_ROLES = ("admin", "staff", "property_manager", "water_utility_staff", "police", "mediator")
+ESCALATION_ROLES = ("staff", "admin")
+# A recipient's standing on a notice is its best delivery: acknowledged beats delivered beats sent…
+NOTIFY = Caller(account="notify")  # notify itself, as the issuer of escalations and rule notices
+RANK = {"cancelled": 1, "failed": 2, "pending": 3, "held": 3, "sent": 4, "delivered": 5, "acknowledged": 6}
+RANK_NAMES = {1: "cancelled", 2: "failed", 3: "pending", 4: "sent", 5: "delivered", 6: "acknowledged"}
+
+
+def iso(moment):
+    return moment.isoformat() if moment else None
+
+
+def notice_dict(notice, stats=None):
+    result = {
+        "id": notice.id, "title": notice.title, "body": notice.body, "title_en": notice.title_en,
+        "body_en": notice.body_en, "category": notice.category, "severity": notice.severity,
+        "urgency": notice.urgency, "certainty": notice.certainty, "status": notice.status,
+        "msg_type": notice.msg_type, "references_id": notice.references_id,
+        "issuer_account": notice.issuer_account, "issuer_organization_id": notice.issuer_organization_id,
+        "audience": {k: v for k, v in (notice.audience or {}).items() if k not in ("copy_of", "reached_only")},
+        "requires_ack": notice.requires_ack, "ack_deadline": iso(notice.ack_deadline),
+        "onset": iso(notice.onset), "expires": iso(notice.expires), "send_at": iso(notice.send_at),
+        "created_at": iso(notice.created_at), "published_at": iso(notice.published_at),
+        "fanned_out_at": iso(notice.fanned_out_at), "escalated_at": iso(notice.escalated_at),
+    }
+    if stats is not None:
+        result["stats"] = stats
+    return result
+
+
+def event_payload(notice):
+    return {"notice_id": notice.id, "title": notice.title, "category": notice.category,
+            "severity": notice.severity, "urgency": notice.urgency, "msg_type": notice.msg_type,
+            "references_id": notice.references_id, "issuer_account": notice.issuer_account,
+            "issuer_organization_id": notice.issuer_organization_id, "requires_ack": notice.requires_ack,
+            "ack_deadline": notice.ack_deadline}
+
+
+# -- publishing -----------------------------------------------------------------------------------
+
+def publish(session, caller, data, now=None):
+    """Store the notice and its ``notice_published`` event in one transaction; the fan-out follows."""
+    if not caller.has_role(*PUBLISHER_ROLES):
+        raise Forbidden("Your role may not publish notices.")
+    now = now or utcnow()
+    audience = data["audience"]
+    if not any(audience.get(k) for k in ("building_ids", "floor_min", "floor_max", "tags", "resident_ids",
+                                          "organization_ids", "grid_ids")):
+        raise InvalidInput("A notice needs an audience.", {"audience": ["Name buildings, floors, tags, "
+                                                                         "residents or organisations."]})
+    known = set(session.execute(select(OrganizationRecipient.organization_id).where(
+        OrganizationRecipient.organization_id.in_(audience.get("organization_ids") or []))).scalars())
+    unknown = [o for o in audience.get("organization_ids") or [] if o not in known]
+    if unknown:
+        raise InvalidInput("Unknown organisation.", {"audience.organization_ids": [f"No organisation {o}." for o in unknown]})
+    if data.get("ack_deadline") and data["ack_deadline"] <= now:
+        raise InvalidInput("The acknowledgement deadline has passed.", {"ack_deadline": ["Must be in the future."]})
+    return create(session, caller, data, audience, now)
+
+
+def create(session, caller, data, audience, now):
+    """Store a notice (scheduled, or publishing with its event); callers have checked the input."""
+    scheduled = data.get("send_at") and data["send_at"] > now
+    notice = Notice(
+        title=data["title"], body=data["body"], title_en=data.get("title_en"), body_en=data.get("body_en"),
+        category=data["category"], severity=data["severity"], urgency=data["urgency"],
+        certainty=data["certainty"], issuer_account=caller.account, issuer_organization_id=caller.organization_id,
+        onset=data.get("onset"), expires=data.get("expires"), send_at=data.get("send_at"),
+        audience=audience, requires_ack=data.get("requires_ack", False), ack_deadline=data.get("ack_deadline"),
+        msg_type=data.get("msg_type", "Alert"), references_id=data.get("references_id"),
+        status="scheduled" if scheduled else "publishing", published_at=None if scheduled else now,
+    )
+    session.add(notice)
+    session.flush()
+    if not scheduled:
+        record(session, NOTICE_PUBLISHED, event_payload(notice))
+    return notice
+
+
+def release_scheduled(session, now=None):
+    """Notices whose send time has come start their fan-out; returns how many."""
+    now = now or utcnow()
+    due = session.execute(select(Notice).where(Notice.status == "scheduled", Notice.send_at <= now)).scalars().all()
+    for notice in due:
+        notice.status, notice.published_at = "publishing", now
+        record(session, NOTICE_PUBLISHED, event_payload(notice))
+    return len(due)
+
+
+# -- who may see what ---------------------------------------------------------------------------
+
+def recipient_keys(caller):
+    """The (recipient_type, recipient_id) pairs that address ``caller``."""
+    keys = [("account", caller.account)] + [("role", r) for r in caller.roles]
+    if caller.resident_id:
+        keys.append(("resident", caller.resident_id))
+    if caller.organization_id:
+        keys.append(("organization", caller.organization_id))
+    return keys
+
+
+def addressed_to(caller):
+    """A condition on Delivery: addressed to the caller, or a door-to-door task they carry."""
+    conditions = [((Delivery.recipient_type == kind) & (Delivery.recipient_id == rid)) for kind, rid in recipient_keys(caller)]
+    conditions.append(Delivery.assignee == caller.account)
+    return or_(*conditions)
+
+
+def visible_notices(caller):
+    query = select(Notice)
+    if caller.community_wide:
+        return query
+    mine = select(Delivery.notice_id).where(addressed_to(caller))
+    own = Notice.issuer_account == caller.account
+    if caller.organization_id:
+        own = own | (Notice.issuer_organization_id == caller.organization_id)
+    return query.where(own | Notice.id.in_(mine))
+
+
+def load_visible(session, caller, notice_id):
+    notice = session.execute(visible_notices(caller).where(Notice.id == notice_id)).scalar_one_or_none()
+    if notice is None:
+        raise NotFound(f"No notice with id {notice_id}.")
+    return notice
+
+
+def may_manage(caller, notice):
+    return caller.community_wide or notice.issuer_account == caller.account or (
+        caller.organization_id and notice.issuer_organization_id == caller.organization_id)
+
+
+def stats(session, notice_id):
+    """Recipients by their best delivery status; the parts add up to ``recipients``."""
+    rank = func.max(case(*[(Delivery.status == s, r) for s, r in RANK.items()], else_=0)).label("best")
+    best = (select(Delivery.recipient_type, Delivery.recipient_id, rank)
+            .where(Delivery.notice_id == notice_id).group_by(Delivery.recipient_type, Delivery.recipient_id)
+            .subquery())
+    counts = dict(session.execute(select(best.c.best, func.count()).group_by(best.c.best)).all())
+    result = {name: counts.get(r, 0) for r, name in RANK_NAMES.items()}
+    held = session.execute(select(func.count()).where(Delivery.notice_id == notice_id, Delivery.status == "held")).scalar()
+    return {"recipients": sum(counts.values()), "pending": result["pending"], "sent": result["sent"],
+            "delivered": result["delivered"], "acknowledged": result["acknowledged"], "failed": result["failed"],
+            "cancelled": result["cancelled"], "held": held}
+
+
+def get_notice(session, caller, notice_id):
+    notice = load_visible(session, caller, notice_id)
+    return notice_dict(notice, stats(session, notice.id))
+
+
+def list_notices(session, caller, filters, paging):
+    query = visible_notices(caller)
+    for key in ("status", "category", "msg_type"):
+        if filters.get(key):
+            query = query.where(getattr(Notice, key) == filters[key])
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = session.execute(query.order_by(Notice.created_at.desc(), Notice.id)
+                           .limit(paging["limit"]).offset(paging["offset"])).scalars()
+    return {"items": [notice_dict(n) for n in rows], "total": total}
+
+
+def delivery_dict(d, resident=None):
+    result = {"id": d.id, "notice_id": d.notice_id, "recipient_type": d.recipient_type,
+              "recipient_id": d.recipient_id, "channel": d.channel, "status": d.status,
+              "assignee": d.assignee, "building_id": d.building_id, "attempts": d.attempts,
+              "last_error": d.last_error, "fallback_of": d.fallback_of, "sent_at": iso(d.sent_at),
+              "delivered_at": iso(d.delivered_at), "acknowledged_at": iso(d.acknowledged_at)}
+    if resident is not None:
+        result["recipient"] = {"name": resident.name, "building_number": resident.building_number,
+                               "unit": resident.unit, "floor": resident.floor, "room": resident.room}
+    return result
+
+
+def list_deliveries(session, caller, notice_id, filters, paging):
+    notice = load_visible(session, caller, notice_id)
+    query = select(Delivery).where(Delivery.notice_id == notice.id)
+    if not may_manage(caller, notice):
+        query = query.where(addressed_to(caller))  # a recipient sees only their own deliveries
+    for key in ("status", "channel", "recipient_type", "building_id"):
+        if filters.get(key):
+            query = query.where(getattr(Delivery, key) == filters[key])
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = session.execute(query.order_by(Delivery.recipient_type, Delivery.recipient_id, Delivery.channel)
+                           .limit(paging["limit"]).offset(paging["offset"])).scalars()
+    return {"items": [delivery_dict(d) for d in rows], "total": total}
+
+
+# -- the recipient's side -----------------------------------------------------------------------
+
+def inbox(session, caller, paging):
+    """Notices addressed to the caller (resident, organisation, account or role), newest first."""
+    mine = select(Delivery.notice_id).where(or_(*[
+        (Delivery.recipient_type == kind) & (Delivery.recipient_id == rid) for kind, rid in recipient_keys(caller)]))
+    query = select(Notice).where(Notice.id.in_(mine))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    notices = session.execute(query.order_by(Notice.created_at.desc()).limit(paging["limit"])
+                              .offset(paging["offset"])).scalars().all()
+    acked = set(session.execute(select(Delivery.notice_id).where(
+        Delivery.notice_id.in_([n.id for n in notices]), Delivery.status == "acknowledged",
+        or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
+    )).scalars())
+    return {"items": [dict(notice_dict(n), acknowledged=n.id in acked) for n in notices], "total": total}
+
+
+def door_to_door_tasks(session, caller, filters, paging):
+    """A grid worker's list: notices to hand over in person, with whom and where."""
+    if not caller.has_role("grid_worker", "staff", "admin"):
+        raise Forbidden("Door-to-door tasks are for grid workers.")
+    query = select(Delivery, ResidentRecipient, Notice).join(
+        ResidentRecipient, ResidentRecipient.resident_id == Delivery.recipient_id).join(
+        Notice, Notice.id == Delivery.notice_id).where(Delivery.channel == "door_to_door")
+    if not caller.community_wide:
+        query = query.where(Delivery.assignee == caller.account)
+    status = filters.get("status")
+    query = query.where(Delivery.status == status) if status else query.where(
+        Delivery.status.in_(("pending", "held", "sent")))
+    total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
+    rows = session.execute(query.order_by(ResidentRecipient.building_number, ResidentRecipient.unit,
+                                          ResidentRecipient.floor, ResidentRecipient.room)
+                           .limit(paging["limit"]).offset(paging["offset"])).all()
+    return {"items": [dict(delivery_dict(d, r), notice_title=n.title, severity=n.severity) for d, r, n in rows],
+            "total": total}
+
+
+def acknowledge(session, caller, notice_id, data, now=None):
+    """The recipient acknowledges; a grid worker naming a resident records a door-to-door hand-over."""
+    now = now or utcnow()
+    notice = load_visible(session, caller, notice_id)
+    if notice.status == "cancelled":
+        raise IllegalTransition("The notice was cancelled.", {"notice": ["Cancelled."]})
+    if data.get("resident_id"):
+        condition = ((Delivery.recipient_type == "resident") & (Delivery.recipient_id == data["resident_id"])
+                     & (Delivery.channel == "door_to_door"))
+        if not caller.community_wide:
+            condition = condition & (Delivery.assignee == caller.account)
+        recipient = ("resident", data["resident_id"])
+    else:
+        condition = or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
+        recipient = None
+    deliveries = session.execute(select(Delivery).where(Delivery.notice_id == notice.id, condition)).scalars().all()
+    if not deliveries:
+        raise NotFound("Nothing of this notice was addressed to you (or assigned to you for that resident).")
+    for d in deliveries:
+        if d.status in ("acknowledged", "cancelled"):
+            continue
+        d.status, d.acknowledged_at, d.acknowledged_by = "acknowledged", now, caller.account
+        d.delivered_at = d.delivered_at or now
+        d.sent_at = d.sent_at or now
+    recipient = recipient or (deliveries[0].recipient_type, deliveries[0].recipient_id)
+    record(session, NOTICE_ACKNOWLEDGED, {"notice_id": notice.id, "recipient_type": recipient[0],
+                                          "recipient_id": recipient[1], "acknowledged_by": caller.account})
+    return {"notice_id": notice.id, "recipient_type": recipient[0], "recipient_id": recipient[1],
+            "acknowledged_at": now.isoformat(), "acknowledged_by": caller.account}
+
+
+# -- corrections and cancellations (CAP Update / Cancel) ----------------------------------------
+
+def update_notice(session, caller, notice_id, data, now=None):
+    original = load_visible(session, caller, notice_id)
+    if not may_manage(caller, original):
+        raise Forbidden("Only the issuer (or staff) may correct a notice.")
+    if original.status == "cancelled":
+        raise IllegalTransition("A cancelled notice cannot be corrected.", {"notice": ["Cancelled."]})
+    return create(session, caller, {
+        "title": data["title"], "body": data["body"], "title_en": data.get("title_en"), "body_en": data.get("body_en"),
+        "category": original.category, "severity": data.get("severity") or original.severity,
+        "urgency": original.urgency, "certainty": original.certainty, "onset": original.onset,
+        "expires": data.get("expires") or original.expires, "msg_type": "Update", "references_id": original.id,
+    }, {"copy_of": original.id}, now or utcnow())
+
+
+def cancel_notice(session, caller, notice_id, data, now=None):
+    now = now or utcnow()
+    original = load_visible(session, caller, notice_id)
+    if not may_manage(caller, original):
+        raise Forbidden("Only the issuer (or staff) may cancel a notice.")
+    if original.status == "cancelled":
+        raise IllegalTransition("The notice is already cancelled.", {"notice": ["Cancelled."]})
+    session.execute(update(Delivery).where(Delivery.notice_id == original.id, Delivery.status.in_(("pending", "held")))
+                    .values(status="cancelled", lease_until=None))
+    original.status = "cancelled"
+    record(session, NOTICE_CANCELLED, event_payload(original))
+    return create(session, caller, {
+        "title": f"【取消】{original.title}", "body": data["reason"],
+        "title_en": f"[Cancelled] {original.title_en}" if original.title_en else None,
+        "body_en": data["reason"] if original.title_en else None, "category": original.category,
+        "severity": original.severity, "urgency": original.urgency, "certainty": original.certainty,
+        "msg_type": "Cancel", "references_id": original.id,
+    }, {"copy_of": original.id, "reached_only": True}, now)
+
+
+# -- escalation ---------------------------------------------------------------------------------
+
+def escalate_overdue(session, now=None):
+    """Notices past their acknowledgement deadline with organisations silent: tell staff, re-send
+    each silent organisation on its next channel, and announce it. Returns the notices escalated."""
+    now = now or utcnow()
+    overdue = session.execute(select(Notice).where(
+        Notice.requires_ack.is_(True), Notice.ack_deadline <= now, Notice.escalated_at.is_(None),
+        Notice.status == "published")).scalars().all()
+    escalated = []
+    for notice in overdue:
+        notice.escalated_at = now
+        deliveries = session.execute(select(Delivery).where(
+            Delivery.notice_id == notice.id, Delivery.recipient_type == "organization")).scalars().all()
+        by_org = {}
+        for d in deliveries:
+            by_org.setdefault(d.recipient_id, []).append(d)
+        silent = sorted(org for org, ds in by_org.items() if not any(d.status == "acknowledged" for d in ds))
+        if not silent:
+            continue
+        resent, rows = {}, []
+        for org_id in silent:
+            org = session.get(OrganizationRecipient, org_id)
+            used = {d.channel for d in by_org[org_id]}
+            following = [c for c in fanout.organization_channels(org) if c not in used] if org else []
+            if following:
+                resent[org_id] = following[0]
+                rows.append(fanout.delivery_row(notice, now, "organization", org_id, following[0],
+                                                fallback_of=by_org[org_id][-1].id))
+        fanout.insert_deliveries(session, rows)
+        names = "、".join(session.get(OrganizationRecipient, o).name for o in silent if session.get(OrganizationRecipient, o))
+        create(session, NOTIFY, {
+            "title": f"【未确认】{notice.title}",
+            "body": f"{names} 未在 {notice.ack_deadline.isoformat()} 前确认通知“{notice.title}”，已改用其下一个渠道重发。请跟进。",
+            "category": notice.category, "severity": notice.severity, "urgency": "Immediate",
+            "certainty": notice.certainty, "references_id": notice.id,
+        }, {"roles": list(ESCALATION_ROLES)}, now)
+        record(session, NOTICE_ESCALATED, dict(event_payload(notice), organization_ids=silent, resent_channels=resent))
+        escalated.append(notice.id)
+    return escalated
+
+
+
+def cap_fields(session, notice):
+    """What the CAP export needs: the notice plus the area in words and what it refers to."""
+    audience = notice.audience or {}
+    numbers = sorted(set(session.execute(select(ResidentRecipient.building_number).where(
+        ResidentRecipient.building_id.in_(audience.get("building_ids") or []))).scalars()))
+    area = "王河社区"
+    if numbers:
+        area += " " + "、".join(f"{n}号楼" for n in numbers if n is not None)
+    if audience.get("floor_min"):
+        area += f" {audience['floor_min']}层及以上" if not audience.get("floor_max") else \
+            f" {audience['floor_min']}–{audience['floor_max']}层"
+    references = []
+    if notice.references_id:
+        earlier = session.get(Notice, notice.references_id)
+        if earlier is not None:
+            references.append({"id": earlier.id, "sent": iso(earlier.published_at or earlier.created_at)})
+    return dict(notice_dict(notice), references=references, sent_at=iso(notice.published_at or notice.created_at),
+                issuer_name=notice.issuer_account, area_description=area)

@@ -1,0 +1,96 @@
+"""notify's own copy of who lives where and how to reach them, kept from registry events.
+
+A fan-out reads only these tables, so it makes no RPC per recipient and keeps working while the
+registry is down. Events may arrive twice or out of order: each upsert applies only an event
+newer than the row (``as_of``), and when the projection is empty at start it is filled from the
+registry's snapshot RPCs, so a notify started after the registry's events went out still knows
+everyone.
+"""
+from datetime import datetime, timezone
+
+from sqlalchemy import select
+
+from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
+
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def _as_of(event):
+    return datetime.fromisoformat(event["occurred_at"]) if event else EPOCH
+
+
+def _upsert(session, model, key, values, as_of):
+    row = session.get(model, key)
+    if row is None:
+        session.add(model(**values, as_of=as_of))
+    elif _aware(row.as_of) <= as_of:
+        for name, value in values.items():
+            setattr(row, name, value)
+        row.as_of = as_of
+
+
+def _aware(moment):
+    # SQLite hands back naive datetimes; everything here is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def apply_resident(session, data, event=None):
+    """``resident_registered`` / ``resident_updated`` payloads (and snapshot items)."""
+    dwelling = data.get("dwelling") or {}
+    _upsert(session, ResidentRecipient, data["resident_id"], {
+        "resident_id": data["resident_id"], "name": data["name"],
+        "building_id": dwelling.get("building_id"), "building_number": dwelling.get("building_number"),
+        "unit": dwelling.get("unit"), "floor": dwelling.get("floor"), "room": dwelling.get("room"),
+        "grid_id": data.get("grid_id"),
+        "tags": "," + ",".join(sorted(set(data.get("tags") or []))) + "," if data.get("tags") else ",",
+        "language": data.get("language") or "zh", "preferred_channel": data.get("preferred_channel"),
+        "phone_token": data.get("phone_token"),
+    }, _as_of(event))
+
+
+def apply_move(session, data, event):
+    row = session.get(ResidentRecipient, data["resident_id"])
+    as_of = _as_of(event)
+    if row is None or _aware(row.as_of) > as_of:
+        return  # the registration (or a newer state) will carry the dwelling
+    to = data["to_dwelling"]
+    row.building_id, row.building_number = to["building_id"], to["building_number"]
+    row.unit, row.floor, row.room, row.grid_id = to["unit"], to["floor"], to["room"], data.get("grid_id")
+    row.as_of = as_of
+
+
+def apply_organization(session, data, event=None):
+    _upsert(session, OrganizationRecipient, data["organization_id"], {
+        "organization_id": data["organization_id"], "name": data["name"], "kind": data["kind"],
+        "emails": data.get("emails") or [], "webhook_url": data.get("webhook_url"),
+    }, _as_of(event))
+
+
+def apply_grid_worker(session, data, event=None):
+    _upsert(session, GridWorkerRecipient, data["grid_worker_id"], {
+        "grid_worker_id": data["grid_worker_id"], "account": data.get("account"),
+        "grid_id": data["grid_id"], "name": data["name"],
+    }, _as_of(event))
+
+
+def is_empty(session):
+    return session.execute(select(ResidentRecipient.resident_id).limit(1)).first() is None
+
+
+def fill_from_snapshot(Session, registry, transaction):
+    """Pull every resident, organisation and grid worker from the registry (startup, when empty)."""
+    count = 0
+    with transaction(Session) as session:
+        for item in registry.snapshot_organizations()["items"]:
+            apply_organization(session, item)
+        for item in registry.snapshot_grid_workers()["items"]:
+            apply_grid_worker(session, item)
+    after = ""
+    while after is not None:
+        page = registry.snapshot_residents(after, 2000)
+        with transaction(Session) as session:
+            for item in page["items"]:
+                apply_resident(session, item)
+        count += len(page["items"])
+        after = page["next_after_id"]
+    return count

@@ -1,0 +1,119 @@
+"""What notify accepts over RPC; every entrypoint loads its input through one of these."""
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from heyun.errors import from_marshmallow
+
+CATEGORIES = ("water_outage", "power_outage", "gas", "safety", "weather", "activity", "policy", "other")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")  # CAP 1.2
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+CHANNELS = ("in_app", "sms", "email", "webhook", "door_to_door")
+STATUSES = ("pending", "held", "sent", "delivered", "acknowledged", "failed", "cancelled")
+TAGS = (
+    "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
+    "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
+)
+
+
+def load(schema, data, partial=False):
+    try:
+        return schema.load(data if data is not None else {}, partial=partial)
+    except ValidationError as exc:
+        raise from_marshmallow(exc) from None
+
+
+
+class Severity(fields.String):
+    """Accepts CAP's capitalised words in any case (``severe`` → ``Severe``)."""
+
+    def __init__(self, choices, **kwargs):
+        self.choices = choices
+        super().__init__(validate=validate.OneOf(choices), **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        return next((c for c in self.choices if c.lower() == text.lower()), text)
+
+
+class Audience(Schema):
+    building_ids = fields.List(fields.String(validate=validate.Length(1, 36)), load_default=list)
+    floor_min = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(1, 60))
+    floor_max = fields.Integer(allow_none=True, load_default=None, validate=validate.Range(1, 60))
+    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)), load_default=list)
+    resident_ids = fields.List(fields.String(validate=validate.Length(1, 36)), load_default=list)
+    organization_ids = fields.List(fields.String(validate=validate.Length(1, 36)), load_default=list)
+    grid_ids = fields.List(fields.String(validate=validate.Length(1, 36)), load_default=list)
+
+    @validates_schema
+    def names_someone(self, data, **kwargs):
+        if data.get("floor_min") and data.get("floor_max") and data["floor_min"] > data["floor_max"]:
+            raise ValidationError("floor_min is above floor_max.", "floor_min")
+
+
+class NoticeCreate(Schema):
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(required=True, validate=validate.Length(1, 5000))
+    title_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 200))
+    body_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
+    category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
+    severity = Severity(SEVERITIES, load_default="Moderate")
+    urgency = Severity(URGENCIES, load_default="Expected")
+    certainty = Severity(CERTAINTIES, load_default="Likely")
+    audience = fields.Nested(Audience, required=True)
+    requires_ack = fields.Boolean(load_default=False)
+    ack_deadline = fields.AwareDateTime(allow_none=True, load_default=None)
+    onset = fields.AwareDateTime(allow_none=True, load_default=None)
+    expires = fields.AwareDateTime(allow_none=True, load_default=None)
+    send_at = fields.AwareDateTime(allow_none=True, load_default=None)
+
+    @validates_schema
+    def consistent(self, data, **kwargs):
+        if data.get("requires_ack") and not data.get("ack_deadline"):
+            raise ValidationError("A notice that requires acknowledgement needs an ack_deadline.", "ack_deadline")
+        if data.get("onset") and data.get("expires") and data["expires"] <= data["onset"]:
+            raise ValidationError("expires must be after onset.", "expires")
+
+
+class NoticeUpdate(Schema):
+    """A correction (CAP msgType Update): new text for the same recipients."""
+
+    title = fields.String(required=True, validate=validate.Length(1, 200))
+    body = fields.String(required=True, validate=validate.Length(1, 5000))
+    title_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 200))
+    body_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
+    severity = Severity(SEVERITIES, load_default=None, allow_none=True)
+    expires = fields.AwareDateTime(allow_none=True, load_default=None)
+
+
+class NoticeCancel(Schema):
+    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+
+
+class NoticeFilters(Schema):
+    status = fields.String(validate=validate.OneOf(("scheduled", "publishing", "published", "cancelled")))
+    category = fields.String(validate=validate.OneOf(CATEGORIES))
+    msg_type = fields.String(validate=validate.OneOf(("Alert", "Update", "Cancel")))
+
+
+class DeliveryFilters(Schema):
+    status = fields.String(validate=validate.OneOf(STATUSES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    recipient_type = fields.String(validate=validate.OneOf(("resident", "organization", "account", "role")))
+    building_id = fields.String()
+
+
+class Acknowledgement(Schema):
+    resident_id = fields.String(allow_none=True, load_default=None)  # a grid worker's hand-over
+    note = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
+
+
+class Paging(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+def listing(filter_schema, filters, limit, offset):
+    loaded = load(filter_schema(), filters) if filter_schema else {}
+    return loaded, load(Paging(), {"limit": limit, "offset": offset})
+
+

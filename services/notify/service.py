@@ -1,0 +1,181 @@
+"""notify: the Nameko entrypoints. Each loads its input, calls the domain, returns primitives;
+the rules live in notices, fanout, dispatch, projection and rules; the engine runs the loops."""
+import logging
+
+from nameko.rpc import RpcProxy, rpc
+from nameko.timer import timer
+
+from sqlalchemy import func, select
+
+from heyun.db import Database, transaction
+from heyun.errors import USER_ERRORS
+from heyun.events import asyncapi_document
+from heyun.handlers import claim, event_handler, multi_event_handler
+from heyun.identity import SYSTEM, CallerIdentity
+from notify import cap, events, fanout, notices, projection, rules, schemas
+from notify.engine import NotifyEngine
+from notify.models import Notice, ResidentRecipient
+from notify.schemas import listing, load
+
+log = logging.getLogger(__name__)
+RULES = rules.load_rules()
+
+
+def rpc_(fn):
+    return rpc(expected_exceptions=USER_ERRORS)(fn)
+
+
+class NotifyService:
+    name = "notify"
+
+    db = Database()
+    context = CallerIdentity()
+    engine = NotifyEngine()
+    registry = RpcProxy("registry")
+
+    @property
+    def caller(self):
+        return self.context.caller
+
+    @rpc
+    def ping(self):
+        with self.db.transaction() as session:
+            session.execute(Notice.__table__.select().limit(1))
+        return {"service": self.name, "ok": True}
+
+    @rpc
+    def catalogue(self):
+        return asyncapi_document(self.name, events.ALL)
+
+    # -- notices ----------------------------------------------------------------------------
+    @rpc_
+    def publish_notice(self, data):
+        data = load(schemas.NoticeCreate(), data)
+        with self.db.transaction() as session:
+            notice = notices.publish(session, self.caller, data)
+            result = {"id": notice.id, "status": notice.status}
+        self.engine.wake("fanout")
+        return result
+
+    @rpc_
+    def preview_notice(self, audience):
+        audience = load(schemas.Audience(), audience)
+        with self.db.transaction() as session:
+            return fanout.preview(session, audience)
+
+    @rpc_
+    def get_notice(self, notice_id):
+        with self.db.transaction() as session:
+            return notices.get_notice(session, self.caller, notice_id)
+
+    @rpc_
+    def list_notices(self, filters=None, limit=50, offset=0):
+        filters, paging = listing(schemas.NoticeFilters, filters, limit, offset)
+        with self.db.transaction() as session:
+            return notices.list_notices(session, self.caller, filters, paging)
+
+    @rpc_
+    def list_deliveries(self, notice_id, filters=None, limit=50, offset=0):
+        filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
+        with self.db.transaction() as session:
+            return notices.list_deliveries(session, self.caller, notice_id, filters, paging)
+
+    @rpc_
+    def acknowledge(self, notice_id, data=None):
+        data = load(schemas.Acknowledgement(), data)
+        with self.db.transaction() as session:
+            return notices.acknowledge(session, self.caller, notice_id, data)
+
+    @rpc_
+    def inbox(self, limit=50, offset=0):
+        _, paging = listing(None, None, limit, offset)
+        with self.db.transaction() as session:
+            return notices.inbox(session, self.caller, paging)
+
+    @rpc_
+    def door_to_door_tasks(self, filters=None, limit=50, offset=0):
+        filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
+        with self.db.transaction() as session:
+            return notices.door_to_door_tasks(session, self.caller, filters, paging)
+
+    @rpc_
+    def update_notice(self, notice_id, data):
+        data = load(schemas.NoticeUpdate(), data)
+        with self.db.transaction() as session:
+            notice = notices.update_notice(session, self.caller, notice_id, data)
+            result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
+        self.engine.wake("fanout")
+        return result
+
+    @rpc_
+    def cancel_notice(self, notice_id, data):
+        data = load(schemas.NoticeCancel(), data)
+        with self.db.transaction() as session:
+            notice = notices.cancel_notice(session, self.caller, notice_id, data)
+            result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
+        self.engine.wake("fanout")
+        return result
+
+    @rpc_
+    def export_cap(self, notice_id):
+        """The notice as CAP 1.2 XML (text)."""
+        with self.db.transaction() as session:
+            notice = notices.load_visible(session, self.caller, notice_id)
+            return cap.notice_to_cap(notices.cap_fields(session, notice)).decode("utf-8")
+
+    @rpc
+    def escalate_overdue(self):
+        """Run the acknowledgement check now (the engine also runs it on a timer)."""
+        with self.db.transaction() as session:
+            escalated = notices.escalate_overdue(session)
+        self.engine.wake("fanout")
+        return {"escalated": escalated}
+
+    # -- the projection, from registry events ---------------------------------------------------
+    def _apply(self, consumer, event, apply):
+        with self.db.transaction() as session:
+            if claim(session, f"notify.{consumer}", event):
+                apply(session, event["data"], event)
+
+    @event_handler("registry", "resident_registered")
+    def on_resident_registered(self, event):
+        self._apply("on_resident_registered", event, projection.apply_resident)
+
+    @event_handler("registry", "resident_updated")
+    def on_resident_updated(self, event):
+        self._apply("on_resident_updated", event, projection.apply_resident)
+
+    @event_handler("registry", "resident_moved")
+    def on_resident_moved(self, event):
+        self._apply("on_resident_moved", event, projection.apply_move)
+
+    @event_handler("registry", "organization_registered")
+    def on_organization_registered(self, event):
+        self._apply("on_organization_registered", event, projection.apply_organization)
+
+    @event_handler("registry", "grid_worker_assigned")
+    def on_grid_worker_assigned(self, event):
+        self._apply("on_grid_worker_assigned", event, projection.apply_grid_worker)
+
+    @multi_event_handler(rules.bindings(RULES), "on_rule_event")
+    def on_rule_event(self, event):
+        with self.db.transaction() as session:
+            for rule in rules.matching(RULES, event):
+                if claim(session, f"notify.rule.{rule['name']}", event):
+                    rules.raise_notice(session, rule, event)
+        self.engine.wake("fanout")
+
+    @timer(interval=30, eager=True)
+    def fill_projection_if_empty(self):
+        """A notify started after the registry's events went out still learns who lives where."""
+        with self.db.transaction() as session:
+            if not projection.is_empty(session):
+                return
+        self.context.act_as(SYSTEM)
+        count = projection.fill_from_snapshot(self.db.Session, self.registry, transaction)
+        log.info("projection filled from the registry snapshot: %d residents", count)
+
+    @rpc
+    def projection_size(self):
+        with self.db.transaction() as session:
+            return {"residents": session.execute(select(func.count()).select_from(ResidentRecipient)).scalar()}

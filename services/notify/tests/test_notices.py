@@ -1,0 +1,214 @@
+"""notify over RPC with a real broker, PostgreSQL and loopback SMS/SMTP/webhook receivers."""
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from heyun.testing import wait_for
+from notify.cap import validate_cap
+from notify.models import Delivery
+from notify.tests.conftest import GRID_WORKER_1, PROPERTY, STAFF, WATER_PLANT
+
+OUTAGE = {
+    "title": "停水通知：{building}号楼", "body": "{name}您好，因管网施工，今日9:00–17:00停水；4层以上水压偏低。",
+    "title_en": "Water outage", "body_en": "Dear {name}, water is off 9:00–17:00 today.",
+    "category": "water_outage", "severity": "moderate", "urgency": "Expected",
+    "audience": {"building_ids": ["b3", "b5"], "floor_min": 4, "organization_ids": ["org-property"]},
+}
+
+
+def later(minutes):
+    return (datetime.now(timezone.utc) + timedelta(minutes=minutes)).isoformat()
+
+
+def deliveries(notify, notice_id, caller=STAFF, **filters):
+    return notify.call("list_deliveries", notice_id, filters, 500, caller=caller)["items"]
+
+
+def settled(notify, notice_id):
+    """Fanned out, and nothing left pending on a channel."""
+    notice = notify.call("get_notice", notice_id)
+    return notice["status"] == "published" and notice["stats"]["pending"] == 0 and notice
+
+
+def test_preview_counts_per_building_and_channel(notify):
+    preview = notify.call("preview_notice", OUTAGE["audience"])
+    assert preview["residents"] == 5 and preview["organizations"] == 1
+    assert preview["per_building"] == {"3": 3, "5": 2}
+    assert preview["per_channel"] == {"in_app": 2, "door_to_door": 2, "sms": 1, "email": 1}
+
+
+def test_an_outage_reaches_exactly_the_affected_residents_on_the_right_channel(notify, receivers):
+    http, smtp = receivers
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    assert created["status"] == "publishing"
+    notice = wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+    items = deliveries(notify, created["id"])
+    by_recipient = {(d["recipient_type"], d["recipient_id"]): d for d in items}
+    assert set(by_recipient) == {("resident", r) for r in ("r002", "r003", "r004", "r005", "r006")} | {
+        ("organization", "org-property")}
+    assert len(items) == 6  # one delivery each
+    assert by_recipient[("resident", "r003")]["channel"] == "door_to_door"
+    assert by_recipient[("resident", "r003")]["assignee"] == "gridworker1"
+    assert by_recipient[("resident", "r006")]["assignee"] == "gridworker2"
+    assert by_recipient[("resident", "r004")]["channel"] == "sms"
+    assert by_recipient[("organization", "org-property")]["channel"] == "email"
+    stats = notice["stats"]
+    assert stats["recipients"] == 6
+    assert stats["pending"] + stats["sent"] + stats["delivered"] + stats["acknowledged"] + stats["failed"] \
+        + stats["cancelled"] == 6
+    sms = [r.json() for r in http.requests if r.path.startswith("/sms")]
+    assert [m["to"] for m in sms] == ["13900000004"]
+    assert "停水通知：3号楼" in sms[0]["text"] and "居民4您好" in sms[0]["text"]
+    wait_for(lambda: smtp.messages, message="the e-mail to property management")
+    assert smtp.messages[0].rcpt_tos == ["property@wanghe.example"]
+
+
+def test_grid_worker_sees_and_records_door_to_door_tasks(notify):
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+    tasks = notify.call("door_to_door_tasks", {}, caller=GRID_WORKER_1)["items"]
+    assert [(t["recipient_id"], t["recipient"]["floor"]) for t in tasks] == [("r003", 5)]
+    notify.call("acknowledge", created["id"], {"resident_id": "r003"}, caller=GRID_WORKER_1)
+    assert notify.call("door_to_door_tasks", {}, caller=GRID_WORKER_1)["total"] == 0
+    with pytest.raises(NotFound):  # not their task
+        notify.call("acknowledge", created["id"], {"resident_id": "r006"}, caller=GRID_WORKER_1)
+    assert notify.call("get_notice", created["id"])["stats"]["acknowledged"] == 1
+
+
+def test_unacknowledged_organisation_is_escalated(notify, receivers):
+    http, smtp = receivers
+    notice = dict(OUTAGE, requires_ack=True, ack_deadline=later(0.05),
+                  audience={"organization_ids": ["org-property"], "building_ids": ["b3"]})
+    created = notify.call("publish_notice", notice, caller=WATER_PLANT)
+    wait_for(lambda: notify.call("get_notice", created["id"])["escalated_at"], timeout=20,
+             message="the escalation")
+    channels = {d["channel"] for d in deliveries(notify, created["id"], recipient_type="organization")}
+    assert channels == {"email", "in_app"}  # re-sent on its next channel
+    inbox = notify.call("inbox", caller=STAFF)["items"]
+    assert any(n["title"].startswith("【未确认】") and n["references_id"] == created["id"] for n in inbox)
+    # property management sees the notice in its inbox and can still acknowledge it
+    assert created["id"] in [n["id"] for n in notify.call("inbox", caller=PROPERTY)["items"]]
+    notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
+    assert all(d["status"] == "acknowledged"
+               for d in deliveries(notify, created["id"], recipient_type="organization"))
+
+
+def test_acknowledged_in_time_is_not_escalated(notify):
+    notice = dict(OUTAGE, requires_ack=True, ack_deadline=later(0.05),
+                  audience={"organization_ids": ["org-property"]})
+    created = notify.call("publish_notice", notice, caller=WATER_PLANT)
+    wait_for(lambda: notify.call("inbox", caller=PROPERTY)["total"], message="the notice in the inbox")
+    notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
+    wait_for(lambda: datetime.now(timezone.utc) > datetime.fromisoformat(notice["ack_deadline"]) + timedelta(seconds=1),
+             message="the deadline to pass")
+    assert notify.call("escalate_overdue") == {"escalated": []}
+    assert notify.call("get_notice", created["id"])["escalated_at"] is not None  # checked, found acknowledged
+    assert not any(n["title"].startswith("【未确认】") for n in notify.call("inbox", caller=STAFF)["items"])
+
+
+def test_webhook_organisations_get_signed_posts(notify, receivers):
+    http, _ = receivers
+    from notify.channels import verify_signature
+
+    created = notify.call("publish_notice", dict(OUTAGE, audience={"organization_ids": ["org-water"]}),
+                          caller=PROPERTY)
+    wait_for(lambda: [r for r in http.requests if r.path.startswith("/webhook")], message="the webhook")
+    request = [r for r in http.requests if r.path.startswith("/webhook")][0]
+    assert verify_signature("test-secret", request.headers["X-Heyun-Signature"], request.body)
+    assert request.json()["notice_id"] == created["id"]
+
+
+def test_failed_sms_falls_back_to_the_next_channel(notify, receivers):
+    http, _ = receivers
+    http.answer_first(1, 400)  # the gateway refuses the number: no point retrying
+    created = notify.call("publish_notice", dict(OUTAGE, audience={"resident_ids": ["r004"]}), caller=STAFF)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to settle")
+    items = {d["channel"]: d for d in deliveries(notify, created["id"])}
+    assert items["sms"]["status"] == "failed" and "400" in items["sms"]["last_error"]
+    # r004 prefers SMS but has a smartphone: the in-app inbox is the next channel
+    assert items["in_app"]["fallback_of"] == items["sms"]["id"] and items["in_app"]["status"] == "delivered"
+    assert notify.call("get_notice", created["id"])["stats"]["recipients"] == 1
+
+
+def test_bad_input_names_the_field(notify):
+    with pytest.raises(InvalidInput) as caught:
+        notify.call("publish_notice", dict(OUTAGE, severity="apocalyptic", audience={"floor_min": "high"}))
+    assert {"severity", "audience.floor_min"} <= set(caught.value.errors)
+    with pytest.raises(InvalidInput) as caught:
+        notify.call("publish_notice", dict(OUTAGE, requires_ack=True))
+    assert "ack_deadline" in caught.value.errors
+    with pytest.raises(InvalidInput) as caught:
+        notify.call("publish_notice", dict(OUTAGE, audience={"organization_ids": ["nobody"]}))
+    assert "audience.organization_ids" in caught.value.errors
+    with pytest.raises(Forbidden):
+        notify.call("publish_notice", OUTAGE, caller=GRID_WORKER_1)
+
+
+def test_residents_see_only_what_is_addressed_to_them(notify):
+    from heyun.identity import Caller
+
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice")
+    reached = Caller(account="r2", roles=("resident",), resident_id="r002")
+    missed = Caller(account="r1", roles=("resident",), resident_id="r001")
+    assert [n["id"] for n in notify.call("inbox", caller=reached)["items"]] == [created["id"]]
+    assert notify.call("inbox", caller=missed)["total"] == 0
+    with pytest.raises(NotFound):
+        notify.call("get_notice", created["id"], caller=missed)
+    assert len(deliveries(notify, created["id"], caller=reached)) == 1
+
+
+def test_update_reaches_the_same_recipients_and_cancel_stops_what_is_pending(notify, notify_db):
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice")
+    update = notify.call("update_notice", created["id"], {"title": "更正：停水延至18:00", "body": "延长一小时。"},
+                         caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, update["id"]), message="the correction")
+    first = {(d["recipient_type"], d["recipient_id"]) for d in deliveries(notify, created["id"])}
+    second = {(d["recipient_type"], d["recipient_id"]) for d in deliveries(notify, update["id"])}
+    assert first == second
+    cancel = notify.call("cancel_notice", created["id"], {"reason": "施工取消，正常供水。"}, caller=WATER_PLANT)
+    assert notify.call("get_notice", created["id"])["status"] == "cancelled"
+    wait_for(lambda: settled(notify, cancel["id"]), message="the cancel notice")
+    with pytest.raises(IllegalTransition):
+        notify.call("cancel_notice", created["id"], {"reason": "again"}, caller=WATER_PLANT)
+    cap = notify.call("export_cap", cancel["id"])
+    assert validate_cap(cap.encode()) == [] and "<msgType>Cancel</msgType>" in cap
+
+
+def test_cap_export_validates(notify):
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    cap = notify.call("export_cap", created["id"])
+    assert validate_cap(cap.encode()) == []
+    assert "3号楼、5号楼 4层及以上" in cap and "en-US" in cap
+
+
+def test_a_redone_fanout_batch_doubles_nothing(notify_db):
+    """What a crash between two batches leaves: the cursor rewound, the batch written again."""
+    from heyun.db import make_sessionmaker, transaction
+    from heyun.identity import Caller
+    from notify import fanout, notices
+    from notify.models import Notice
+    from notify.schemas import NoticeCreate, load
+
+    _, engine = notify_db
+    Session = make_sessionmaker(engine, "notify")
+    now = datetime.now(timezone.utc)
+    with transaction(Session) as session:
+        notice = notices.publish(session, Caller(account="staff", roles=("staff",)), load(NoticeCreate(), OUTAGE), now)
+        notice_id = notice.id
+    for _ in range(3):
+        with transaction(Session) as session:
+            fanout.next_batch(session, session.get(Notice, notice_id), 2, now)
+    with transaction(Session) as session:  # rewind, as if the last batch never committed
+        n = session.get(Notice, notice_id)
+        n.fanout_segment, n.fanout_after = "organizations", ""
+    while True:
+        with transaction(Session) as session:
+            if fanout.next_batch(session, session.get(Notice, notice_id), 2, now) is None:
+                break
+    with engine.connect() as conn:
+        count = conn.execute(select(func.count()).select_from(Delivery).where(Delivery.notice_id == notice_id)).scalar()
+    assert count == 6
