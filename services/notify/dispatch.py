@@ -7,7 +7,7 @@ a final one falls back to the recipient's next channel, so a notice never stalls
 recipient and nobody is left unreached.
 """
 import logging
-from datetime import timedelta
+from datetime import timedelta, timezone
 
 from sqlalchemy import or_, select, update
 
@@ -87,9 +87,13 @@ class Dispatcher:
         orgs = {o.organization_id: o for o in session.execute(select(OrganizationRecipient).where(
             OrganizationRecipient.organization_id.in_(
                 [d.recipient_id for d in deliveries if d.recipient_type == "organization"]))).scalars()}
-        work = {}
+        work, now = {}, utcnow()
         for d in deliveries:
             notice = notices[d.notice_id]
+            expires = notice.expires and (notice.expires if notice.expires.tzinfo else notice.expires.replace(tzinfo=timezone.utc))
+            if expires and expires <= now:
+                d.status, d.last_error, d.lease_until = "cancelled", "the notice expired before it could be sent", None
+                continue  # news of a past outage helps nobody at 07:00
             resident = residents.get(d.recipient_id) if d.recipient_type == "resident" else None
             org = orgs.get(d.recipient_id) if d.recipient_type == "organization" else None
             english = resident is not None and resident.language == "en" and notice.title_en

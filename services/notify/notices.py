@@ -64,6 +64,8 @@ def publish(session, caller, data, now=None):
     unknown = [o for o in audience.get("organization_ids") or [] if o not in known]
     if unknown:
         raise InvalidInput("Unknown organisation.", {"audience.organization_ids": [f"No organisation {o}." for o in unknown]})
+    if data.get("expires") and data["expires"] <= now:
+        raise InvalidInput("The notice has already expired.", {"expires": ["Must be in the future."]})
     if data.get("ack_deadline") and data["ack_deadline"] <= now:
         raise InvalidInput("The acknowledgement deadline has passed.", {"ack_deadline": ["Must be in the future."]})
     return create(session, caller, data, audience, now)

@@ -212,3 +212,31 @@ def test_a_redone_fanout_batch_doubles_nothing(notify_db):
     with engine.connect() as conn:
         count = conn.execute(select(func.count()).select_from(Delivery).where(Delivery.notice_id == notice_id)).scalar()
     assert count == 6
+
+
+def test_deliveries_still_waiting_when_the_notice_expires_are_not_sent(notify_db):
+    from heyun.db import make_sessionmaker, transaction
+    from notify import fanout, notices
+    from notify.channels import build_channels
+    from notify.dispatch import Dispatcher
+    from notify.models import Notice
+    from notify.schemas import NoticeCreate, load
+    from notify.tests.conftest import PII_KEY
+
+    _, engine = notify_db
+    Session = make_sessionmaker(engine, "notify")
+    now = datetime.now(timezone.utc)
+    with transaction(Session) as session:
+        notice = notices.publish(session, STAFF, load(NoticeCreate(), dict(OUTAGE, expires=later(60))), now)
+        notice_id = notice.id
+        while fanout.next_batch(session, session.get(Notice, notice_id), 100, now) is not None:
+            pass
+    with transaction(Session) as session:  # an hour passes: the outage is over
+        session.get(Notice, notice_id).expires = now - timedelta(minutes=1)
+    dispatcher = Dispatcher(Session, transaction, build_channels({}), PII_KEY)
+    while dispatcher.run_once():
+        pass
+    with engine.connect() as conn:
+        statuses = dict(conn.execute(select(Delivery.channel, Delivery.status).where(
+            Delivery.notice_id == notice_id, Delivery.recipient_type == "resident", Delivery.channel != "in_app")).all())
+    assert statuses == {"sms": "cancelled", "door_to_door": "cancelled"}
