@@ -4,6 +4,7 @@
 ``ApiEndpoint`` runs the same pipeline for every route before a worker is spawned:
 
     authenticate (401) → role (403) → size (413) → content type (415) → JSON (400)
+    (an ``optional_body`` route takes an empty body as ``{}``)
     → schema (422) → Idempotency-Key (replay) → worker → JSON or problem+json
 
 so the service's methods only call the services and return what they answer. ``ApiServer``
@@ -110,7 +111,8 @@ class ApiEndpoint(HttpRequestHandler):
     idempotency = IdempotencyStore()
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
-                 status=200, response=None, summary="", tag="registry", max_body=None, **kwargs):
+                 status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
+                 produces=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -123,6 +125,10 @@ class ApiEndpoint(HttpRequestHandler):
         self.summary = summary
         self.tag = tag
         self.max_body = max_body or (UPLOAD_MAX_BYTES if upload else JSON_MAX_BYTES)
+        # An empty body is ``{}`` (an acknowledgement needs nothing said); a body sent is checked.
+        self.optional_body = optional_body
+        # The media type of a success that is not JSON (CAP XML), for the OpenAPI document.
+        self.produces = produces
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -148,9 +154,12 @@ class ApiEndpoint(HttpRequestHandler):
         raw = b""
         if self.body_schema is not None:
             raw = self._read(request)
-            if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
-                raise UnsupportedMediaType("Send the body as application/json.")
-            kwargs["body"] = load(self.body_schema, parse_json(raw), partial=self.method == "PATCH")
+            if self.optional_body and not raw.strip():
+                kwargs["body"] = load(self.body_schema, {})
+            else:
+                if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+                    raise UnsupportedMediaType("Send the body as application/json.")
+                kwargs["body"] = load(self.body_schema, parse_json(raw), partial=self.method == "PATCH")
         elif self.upload:
             raw = self._read(request)
             kwargs["upload"] = self._upload(request, raw)

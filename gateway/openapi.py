@@ -43,7 +43,7 @@ def _operation(method, endpoint):
     if endpoint.query_schema is not None:
         operation["parameters"].append({"in": "query", "schema": type(endpoint.query_schema)})
     if endpoint.body_schema is not None:
-        operation["requestBody"] = {"required": True, "content": {
+        operation["requestBody"] = {"required": not endpoint.optional_body, "content": {
             "application/json": {"schema": type(endpoint.body_schema)}}}
     if endpoint.upload:
         operation["requestBody"] = {"required": True, "content": dict(
@@ -51,7 +51,9 @@ def _operation(method, endpoint):
             **{"multipart/form-data": {"schema": {"type": "object", "required": ["file"], "properties": {
                 "file": {"type": "string", "format": "binary"}}}}})}
     success = {"description": "OK" if endpoint.status == 200 else "Created"}
-    if endpoint.response_schema is not None:
+    if endpoint.produces:
+        success["content"] = {endpoint.produces: {"schema": {"type": "string"}}}
+    elif endpoint.response_schema is not None:
         success["content"] = {"application/json": {"schema": endpoint.response_schema}}
     operation["responses"][str(endpoint.status)] = success
     codes = ["400", "422", "503"] if endpoint.public else list(ERRORS)

@@ -6,7 +6,7 @@ check digit, a floor above the roof). Response schemas describe the answers in t
 document; responses are passed on as the services made them (masked by the registry for the
 caller), never re-filled by the gateway.
 """
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 # Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
 TAGS = (
@@ -188,6 +188,127 @@ class Rating(Schema):
     comment = fields.String(allow_none=True, validate=validate.Length(0, 1000))
 
 
+# -- notices (notify) ------------------------------------------------------------------------
+# Kept in step with notify/schemas.py; notify re-checks everything, so a drift is still a 422.
+NOTICE_CATEGORIES = ("water_outage", "power_outage", "gas", "safety", "weather", "activity", "policy", "other")
+SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")  # CAP 1.2
+URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
+CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
+CHANNELS = ("in_app", "sms", "email", "webhook", "door_to_door")
+DELIVERY_STATUSES = ("pending", "held", "sent", "delivered", "acknowledged", "failed", "cancelled")
+NOTICE_STATUSES = ("scheduled", "publishing", "published", "cancelled")
+MSG_TYPES = ("Alert", "Update", "Cancel")
+RECIPIENT_TYPES = ("resident", "organization", "account", "role")
+
+
+class CapWord(fields.String):
+    """One of CAP's capitalised words, in any case (``severe`` → ``Severe``), as notify accepts it."""
+
+    def __init__(self, choices, **kwargs):
+        self.choices = choices
+        super().__init__(metadata={"enum": list(choices), "description": "Case-insensitive."}, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        for choice in self.choices:
+            if choice.lower() == text.lower():
+                return choice
+        raise ValidationError(f"Must be one of: {', '.join(self.choices)}.")
+
+
+class Timestamp(fields.AwareDateTime):
+    """An ISO 8601 time with its offset, checked here and passed on as the same text, so the RPC
+    carries primitives only."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        return super()._deserialize(value, attr, data, **kwargs).isoformat()
+
+
+class Audience(Schema):
+    building_ids = fields.List(Text(36))
+    floor_min = fields.Integer(allow_none=True, validate=validate.Range(1, 60))
+    floor_max = fields.Integer(allow_none=True, validate=validate.Range(1, 60))
+    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
+    resident_ids = fields.List(Text(36))
+    organization_ids = fields.List(Text(36))
+    grid_ids = fields.List(Text(36))
+
+    @validates_schema
+    def floors_are_ordered(self, data, **kwargs):
+        if data.get("floor_min") and data.get("floor_max") and data["floor_min"] > data["floor_max"]:
+            raise ValidationError("floor_min is above floor_max.", "floor_min")
+
+
+class NoticeCreate(Schema):
+    title = Text(200, required=True)
+    body = Text(5000, required=True)
+    title_en = fields.String(allow_none=True, validate=validate.Length(1, 200))
+    body_en = fields.String(allow_none=True, validate=validate.Length(1, 5000))
+    category = fields.String(required=True, validate=validate.OneOf(NOTICE_CATEGORIES))
+    severity = CapWord(SEVERITIES)
+    urgency = CapWord(URGENCIES)
+    certainty = CapWord(CERTAINTIES)
+    audience = fields.Nested(Audience, required=True)
+    requires_ack = fields.Boolean()
+    ack_deadline = Timestamp(allow_none=True)
+    onset = Timestamp(allow_none=True)
+    expires = Timestamp(allow_none=True)
+    send_at = Timestamp(allow_none=True, metadata={"description": "Send later; the recipients are fixed then."})
+
+    @validates_schema
+    def consistent(self, data, **kwargs):
+        if data.get("requires_ack") and not data.get("ack_deadline"):
+            raise ValidationError("A notice that requires acknowledgement needs an ack_deadline.", "ack_deadline")
+
+
+class PreviewRequest(Schema):
+    """The audience to count. The rest of a notice draft may come along and is ignored, so a client
+    can preview exactly the body it is about to POST to /notices."""
+
+    class Meta:
+        unknown = EXCLUDE
+
+    audience = fields.Nested(Audience, required=True)
+
+
+class NoticeUpdate(Schema):
+    title = Text(200, required=True)
+    body = Text(5000, required=True)
+    title_en = fields.String(allow_none=True, validate=validate.Length(1, 200))
+    body_en = fields.String(allow_none=True, validate=validate.Length(1, 5000))
+    severity = CapWord(SEVERITIES, allow_none=True)
+    expires = Timestamp(allow_none=True)
+
+
+class NoticeCancel(Schema):
+    reason = Text(1000, required=True)
+
+
+class AcknowledgementCreate(Schema):
+    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
+        "description": "A grid worker recording a door-to-door hand-over names the resident; "
+                       "a recipient acknowledging for themselves sends no body (or {})."})
+    note = fields.String(allow_none=True, validate=validate.Length(0, 1000))
+
+
+class NoticeQuery(Paging):
+    status = fields.String(validate=validate.OneOf(NOTICE_STATUSES))
+    category = fields.String(validate=validate.OneOf(NOTICE_CATEGORIES))
+    msg_type = fields.String(validate=validate.OneOf(MSG_TYPES))
+
+
+class DeliveryQuery(Paging):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
+    channel = fields.String(validate=validate.OneOf(CHANNELS))
+    recipient_type = fields.String(validate=validate.OneOf(RECIPIENT_TYPES))
+    building_id = fields.String()
+
+
+class TaskQuery(Paging):
+    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES), metadata={
+        "description": "Default: the tasks still to do (pending, held, sent)."})
+
+
 # -- responses (for the OpenAPI document) --------------------------------------------------
 class Building(Schema):
     id = fields.String()
@@ -327,6 +448,106 @@ class ProxyRequest(Schema):
     history = fields.List(fields.Nested(ProxyStep))
 
 
+class NoticeStats(Schema):
+    recipients = fields.Integer(metadata={"description": "pending + sent + delivered + acknowledged + failed "
+                                                         "+ cancelled (each recipient counted by its best delivery)."})
+    pending = fields.Integer()
+    sent = fields.Integer()
+    delivered = fields.Integer()
+    acknowledged = fields.Integer()
+    failed = fields.Integer()
+    cancelled = fields.Integer()
+    held = fields.Integer(metadata={"description": "Deliveries held back by quiet hours (part of pending)."})
+
+
+class Notice(Schema):
+    id = fields.String()
+    title = fields.String()
+    body = fields.String()
+    title_en = fields.String(allow_none=True)
+    body_en = fields.String(allow_none=True)
+    category = fields.String()
+    severity = fields.String()
+    urgency = fields.String()
+    certainty = fields.String()
+    status = fields.String(metadata={"enum": list(NOTICE_STATUSES)})
+    msg_type = fields.String(metadata={"enum": list(MSG_TYPES)})
+    references_id = fields.String(allow_none=True)
+    issuer_account = fields.String()
+    issuer_organization_id = fields.String(allow_none=True)
+    audience = fields.Nested(Audience)
+    requires_ack = fields.Boolean()
+    ack_deadline = fields.String(allow_none=True)
+    onset = fields.String(allow_none=True)
+    expires = fields.String(allow_none=True)
+    send_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    published_at = fields.String(allow_none=True)
+    fanned_out_at = fields.String(allow_none=True)
+    escalated_at = fields.String(allow_none=True, metadata={"description": "When a missed acknowledgement escalated."})
+    stats = fields.Nested(NoticeStats, metadata={"description": "Only on GET /notices/{id}."})
+
+
+class InboxNotice(Notice):
+    acknowledged = fields.Boolean(metadata={"description": "The caller has acknowledged it."})
+
+
+class NoticeRef(Schema):
+    id = fields.String()
+    status = fields.String()
+    references_id = fields.String(allow_none=True)
+
+
+class Preview(Schema):
+    residents = fields.Integer()
+    organizations = fields.Integer()
+    recipients = fields.Integer()
+    per_building = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Residents per building number."})
+    per_channel = fields.Dict(keys=fields.String(), values=fields.Integer(), metadata={
+        "description": "Recipients per first channel."})
+    unknown_organization_ids = fields.List(fields.String())
+
+
+class RecipientPlace(Schema):
+    name = fields.String()
+    building_number = fields.Integer(allow_none=True)
+    unit = fields.Integer(allow_none=True)
+    floor = fields.Integer(allow_none=True)
+    room = fields.String(allow_none=True)
+
+
+class Delivery(Schema):
+    id = fields.String()
+    notice_id = fields.String()
+    recipient_type = fields.String(metadata={"enum": list(RECIPIENT_TYPES)})
+    recipient_id = fields.String()
+    channel = fields.String(metadata={"enum": list(CHANNELS)})
+    status = fields.String(metadata={"enum": list(DELIVERY_STATUSES)})
+    assignee = fields.String(allow_none=True, metadata={"description": "The grid worker carrying a door-to-door notice."})
+    building_id = fields.String(allow_none=True)
+    attempts = fields.Integer()
+    last_error = fields.String(allow_none=True)
+    fallback_of = fields.String(allow_none=True)
+    sent_at = fields.String(allow_none=True)
+    delivered_at = fields.String(allow_none=True)
+    acknowledged_at = fields.String(allow_none=True)
+
+
+class DoorToDoorTask(Delivery):
+    recipient = fields.Nested(RecipientPlace)
+    notice_title = fields.String()
+    severity = fields.String()
+
+
+class AcknowledgementResult(Schema):
+    notice_id = fields.String()
+    recipient_type = fields.String()
+    recipient_id = fields.String()
+    acknowledged_at = fields.String()
+    acknowledged_by = fields.String()
+
+
 class Problem(Schema):
     type = fields.String()
     title = fields.String()
@@ -357,3 +578,7 @@ ResidenceList = list_of(Residence)
 OrganizationList = list_of(Organization)
 ServiceItemList = list_of(ServiceItem)
 ProxyRequestList = list_of(ProxyRequest)
+NoticeList = list_of(Notice)
+InboxNoticeList = list_of(InboxNotice)
+DeliveryList = list_of(Delivery)
+DoorToDoorTaskList = list_of(DoorToDoorTask)

@@ -8,7 +8,13 @@ Who may do what (the services check object-level permission again):
 - registry writes: admin and staff; grid workers also register, update and move residents and
   import spreadsheets (the registry holds them to their grid);
 - help-and-proxy requests: admin, staff, grid workers, and residents for their own requests
-  (submit, withdraw, rate).
+  (submit, withdraw, rate);
+- notices: publishing, previewing, correcting and cancelling for the roles that speak to the
+  community (admin, staff, property management, the water plant, police, mediators; notify
+  lets only the issuer or staff correct or cancel one); reading and acknowledging for everyone
+  signed in, because notify shows each caller only what concerns them (staff everything, an
+  organisation what it issued or was sent, a resident their own notices, a grid worker the
+  door-to-door notices they carry); door-to-door task lists for grid workers (and staff).
 """
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
@@ -28,6 +34,10 @@ READERS = ("admin", "staff", "grid_worker", "property_manager", "water_utility_s
 RESIDENT_WRITERS = ADMIN + ("grid_worker",)
 PROXY_USERS = ADMIN + ("grid_worker", "resident")
 EVERYONE = ()
+# Kept in step with notify.notices.PUBLISHER_ROLES (notify checks again).
+PUBLISHERS = ADMIN + ("property_manager", "water_utility_staff", "police", "mediator")
+DOOR_TO_DOOR = ADMIN + ("grid_worker",)
+CAP_TYPE = "application/cap+xml; charset=utf-8"
 
 
 def only_resident(caller):
@@ -42,6 +52,7 @@ class GatewayService:
     context = CallerIdentity()
     config = Config()
     registry = ServiceRpc("registry")
+    notify = ServiceRpc("notify")
     readiness = Readiness()
 
     # -- auth, health, documentation -------------------------------------------------------
@@ -78,9 +89,11 @@ class GatewayService:
     def openapi_document(self, request):
         return Response(dumps(openapi.document(type(self))), content_type=JSON_TYPE)
 
-    @api("GET", BASE + "/events/catalogue", tag="events", summary="AsyncAPI document of the registry's events.")
+    @api("GET", BASE + "/events/catalogue", tag="events",
+         summary="One AsyncAPI document of every service's events (registry, notify); "
+                 "`x-services` names the services merged.")
     def event_catalogue(self, request):
-        return self.registry.catalogue()
+        return merge_catalogues({"registry": self.registry.catalogue(), "notify": self.notify.catalogue()})
 
     # -- places and the grid -----------------------------------------------------------------
     @api("GET", BASE + "/buildings", roles=READERS, query=schemas.BuildingQuery, response=schemas.BuildingList)
@@ -225,3 +238,96 @@ class GatewayService:
          response=schemas.ProxyRequest, summary="The resident rates completed help (1–5).")
     def rate_proxy_request(self, request, request_id, body):
         return self.registry.rate_proxy_request(request_id, body)
+
+    # -- notices (notify) -------------------------------------------------------------------
+    @api("POST", BASE + "/notices", roles=PUBLISHERS, body=schemas.NoticeCreate, status=201,
+         response=schemas.NoticeRef, tag="notify",
+         summary="Publish a notice; its recipients are fixed now and it fans out at once (or at send_at).")
+    def publish_notice(self, request, body):
+        return self.notify.publish_notice(body)
+
+    @api("POST", BASE + "/notices/preview", roles=PUBLISHERS, body=schemas.PreviewRequest,
+         response=schemas.Preview, tag="notify",
+         summary="Dry run: whom an audience reaches, per building and per first channel; sends nothing.")
+    def preview_notice(self, request, body):
+        return self.notify.preview_notice(body["audience"])
+
+    @api("GET", BASE + "/notices", roles=EVERYONE, query=schemas.NoticeQuery, response=schemas.NoticeList,
+         tag="notify", summary="Notices the caller may see (staff: all; others: issued by or sent to them).")
+    def list_notices(self, request, query):
+        filters, limit, offset = schemas.split_query(query)
+        return self.notify.list_notices(filters=filters, limit=limit, offset=offset)
+
+    @api("GET", BASE + "/notices/<notice_id>", roles=EVERYONE, response=schemas.Notice, tag="notify",
+         summary="A notice with its delivery statistics; 404 if it is not the caller's to see.")
+    def get_notice(self, request, notice_id):
+        return self.notify.get_notice(notice_id)
+
+    @api("GET", BASE + "/notices/<notice_id>/deliveries", roles=EVERYONE, query=schemas.DeliveryQuery,
+         response=schemas.DeliveryList, tag="notify",
+         summary="Deliveries of a notice (the issuer and staff: all; a recipient: their own).")
+    def list_deliveries(self, request, notice_id, query):
+        filters, limit, offset = schemas.split_query(query)
+        return self.notify.list_deliveries(notice_id, filters=filters, limit=limit, offset=offset)
+
+    @api("POST", BASE + "/notices/<notice_id>/acknowledgements", roles=EVERYONE,
+         body=schemas.AcknowledgementCreate, optional_body=True, status=201,
+         response=schemas.AcknowledgementResult, tag="notify",
+         summary="A recipient acknowledges; a grid worker sends {resident_id} to record a door-to-door hand-over.")
+    def acknowledge_notice(self, request, notice_id, body):
+        return self.notify.acknowledge(notice_id, body)
+
+    @api("POST", BASE + "/notices/<notice_id>/updates", roles=PUBLISHERS, body=schemas.NoticeUpdate, status=201,
+         response=schemas.NoticeRef, tag="notify",
+         summary="Correct a notice (CAP Update): a new notice to the same recipients, referencing it.")
+    def update_notice(self, request, notice_id, body):
+        return self.notify.update_notice(notice_id, body)
+
+    @api("POST", BASE + "/notices/<notice_id>/cancellation", roles=PUBLISHERS, body=schemas.NoticeCancel,
+         status=201, response=schemas.NoticeRef, tag="notify",
+         summary="Cancel a notice (CAP Cancel): pending deliveries stop, those already reached are told.")
+    def cancel_notice(self, request, notice_id, body):
+        return self.notify.cancel_notice(notice_id, body)
+
+    @api("GET", BASE + "/notices/<notice_id>/cap", roles=EVERYONE, produces="application/cap+xml", tag="notify",
+         summary="The notice as a CAP 1.2 alert (XML).")
+    def notice_cap(self, request, notice_id):
+        return Response(self.notify.export_cap(notice_id).encode("utf-8"), content_type=CAP_TYPE)
+
+    @api("GET", BASE + "/me/notices", roles=EVERYONE, query=schemas.Paging, response=schemas.InboxNoticeList,
+         tag="notify", summary="The caller's inbox: notices addressed to them, their organisation or role.")
+    def my_notices(self, request, query):
+        return self.notify.inbox(limit=query["limit"], offset=query["offset"])
+
+    @api("GET", BASE + "/me/door-to-door-tasks", roles=DOOR_TO_DOOR, query=schemas.TaskQuery,
+         response=schemas.DoorToDoorTaskList, tag="notify",
+         summary="A grid worker's notices to hand over in person, in walking order (building, unit, floor).")
+    def my_door_to_door_tasks(self, request, query):
+        filters, limit, offset = schemas.split_query(query)
+        return self.notify.door_to_door_tasks(filters=filters, limit=limit, offset=offset)
+
+
+def merge_catalogues(documents):
+    """Several services' AsyncAPI documents as one: each service publishes on its own exchange,
+    so channels never clash; a message name two services share is kept apart by its service."""
+    merged, seen = None, {}
+    for service, document in documents.items():
+        if merged is None:
+            merged = {key: value for key, value in document.items() if key not in ("channels", "components")}
+            merged["info"] = dict(document.get("info") or {}, title="Heyun events")
+            merged.update(channels={}, components={"messages": {}, "schemas": {}}, **{"x-services": []})
+        merged["x-services"].append(service)
+        renames = {}
+        for name, message in (document.get("components", {}).get("messages") or {}).items():
+            key = name if name not in seen else f"{service}.{name}"
+            renames[name] = key
+            seen[key] = service
+            merged["components"]["messages"][key] = message
+        merged["components"]["schemas"].update(document.get("components", {}).get("schemas") or {})
+        for channel, item in (document.get("channels") or {}).items():
+            ref = item.get("subscribe", {}).get("message", {}).get("$ref", "")
+            name = ref.rsplit("/", 1)[-1]
+            if name in renames and renames[name] != name:
+                item = dict(item, subscribe=dict(item["subscribe"], message={"$ref": f"#/components/messages/{renames[name]}"}))
+            merged["channels"][channel] = item
+    return merged

@@ -1,5 +1,6 @@
 """Gateway test fixtures: a running gateway on a free port with a real migrated PostgreSQL
-database and the demo accounts, a running registry beside it, and an HTTP client (requests)."""
+database and the demo accounts, a running registry (and, for the notice routes, notify) beside
+it, and an HTTP client (requests)."""
 import os
 import socket
 
@@ -65,10 +66,12 @@ def start_gateway(container_factory, service_config, gateway_db):
 
     def start(**overrides):
         port = free_port()
-        config = service_config(
+        settings = dict(
             DATABASE_URL=gateway_db, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", TOKEN_SECRET=TOKEN_SECRET,
             TOKEN_TTL_SECONDS=600, RPC_TIMEOUT_SECONDS=10, READY_TIMEOUT_SECONDS=1,
-            READY_SERVICES=["registry"], **overrides)
+            READY_SERVICES=["registry"])
+        settings.update(overrides)  # e.g. READY_SERVICES with notify too
+        config = service_config(**settings)
         container = container_factory(GatewayService, config)
         container.start()
         client = Client(f"http://127.0.0.1:{port}")
@@ -116,3 +119,36 @@ def registry_service(container_factory, service_config, registry_demo_db):
 def platform(registry_service, start_gateway):
     """The gateway with the registry running behind it."""
     return start_gateway()
+
+
+@pytest.fixture
+def channel_receivers():
+    """A local SMS gateway (HTTP) and SMTP server, so notify's channels have somewhere to send."""
+    from notify.tests.receivers import HttpReceiver, SmtpReceiver
+
+    with HttpReceiver() as http, SmtpReceiver() as smtp:
+        yield http, smtp
+
+
+@pytest.fixture
+def notify_service(container_factory, service_config, migrated_database, registry_service, channel_receivers):
+    """notify on a fresh database, started after the registry: finding its projection empty, it
+    fills it from the registry's snapshot RPCs at once (its timer is eager)."""
+    from heyun.config import service_config as file_config
+    from notify.service import NotifyService
+
+    http, smtp = channel_receivers
+    config = service_config(
+        DATABASE_URL=migrated_database("notify"), PII_KEY=file_config("notify")["PII_KEY"],
+        SMS_GATEWAY_URL=http.url + "/sms", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
+        WEBHOOK_SECRET="test-secret", FANOUT_POLL_SECONDS=0.2, DISPATCH_POLL_SECONDS=0.2,
+        ESCALATION_CHECK_SECONDS=0.5, CHANNEL_TIMEOUT_SECONDS=2)
+    container = container_factory(NotifyService, config)
+    container.start()
+    return container
+
+
+@pytest.fixture
+def notify_platform(notify_service, start_gateway):
+    """The gateway with the registry and notify behind it; /readyz checks both."""
+    return start_gateway(READY_SERVICES=["registry", "notify"])
