@@ -2,6 +2,7 @@
 the rules live in notices, fanout, dispatch, projection and rules; the engine runs the loops."""
 import logging
 
+import eventlet
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 
@@ -19,6 +20,25 @@ from notify.schemas import listing, load
 
 log = logging.getLogger(__name__)
 RULES = rules.load_rules()
+SNAPSHOT_CALL_SECONDS = 5  # one snapshot RPC (a page of 2000 residents) answers well within this
+SNAPSHOT_ATTEMPTS = 3
+
+
+class TimedProxy:
+    """An RPC proxy whose calls give up after ``seconds`` (``eventlet.Timeout``). Nameko's own waits
+    for a reply forever, and a reply can be lost: the eager timer below may ask before this
+    service's reply queue exists, and a hung worker stops that timer for good."""
+
+    def __init__(self, proxy, seconds):
+        self._proxy, self._seconds = proxy, seconds
+
+    def __getattr__(self, name):
+        method = getattr(self._proxy, name)
+
+        def call(*args, **kwargs):
+            with eventlet.Timeout(self._seconds):
+                return method(*args, **kwargs)
+        return call
 
 
 def rpc_(fn):
@@ -172,8 +192,16 @@ class NotifyService:
             if not projection.is_empty(session):
                 return
         self.context.act_as(SYSTEM)
-        count = projection.fill_from_snapshot(self.db.Session, self.registry, transaction)
-        log.info("projection filled from the registry snapshot: %d residents", count)
+        registry = TimedProxy(self.registry, SNAPSHOT_CALL_SECONDS)
+        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
+            try:
+                count = projection.fill_from_snapshot(self.db.Session, registry, transaction)
+            except eventlet.Timeout:
+                # Upserts: a fill redone from the start after a partial one writes the same rows.
+                log.warning("registry snapshot call unanswered (attempt %d of %d)", attempt, SNAPSHOT_ATTEMPTS)
+                continue
+            log.info("projection filled from the registry snapshot: %d residents", count)
+            return
 
     @rpc
     def projection_size(self):
