@@ -116,7 +116,25 @@ class ApiSession(requests.Session):
 
 
 @pytest.fixture(scope="session")
-def platform(database_factory):
+def channel_receivers():
+    """A local SMS gateway (HTTP) and SMTP server for notify's channels, so its deliveries have
+    somewhere real to go (``(http, smtp)``, from notify's own test receivers)."""
+    from notify.tests.receivers import HttpReceiver, SmtpReceiver
+
+    with HttpReceiver() as http, SmtpReceiver() as smtp:
+        yield http, smtp
+
+
+def notify_env(receivers):
+    """notify's settings for the e2e platform: the receivers above, and a missed acknowledgement
+    noticed within a second (the stories use deadlines seconds ahead, not 30 minutes)."""
+    http, smtp = receivers
+    return {"SMS_GATEWAY_URL": http.url + "/sms", "SMTP_HOST": "127.0.0.1", "SMTP_PORT": str(smtp.port),
+            "NOTIFY_ESCALATION_CHECK_SECONDS": "1"}
+
+
+@pytest.fixture(scope="session")
+def platform(database_factory, channel_receivers):
     vhost = Vhost(os.environ["AMQP_URI"])
     try:
         check_broker(vhost.uri)
@@ -125,7 +143,8 @@ def platform(database_factory):
         migrate(urls)
         load_demo(urls)
         port = free_port()
-        env = child_env(urls, {"AMQP_URI": vhost.uri, "GATEWAY_PORT": str(port)})
+        env = child_env(urls, {"AMQP_URI": vhost.uri, "GATEWAY_PORT": str(port),
+                               **notify_env(channel_receivers)})
         processes = ServiceProcesses(names, env, echo=False)
         platform = Platform(f"http://127.0.0.1:{port}", processes)
         processes.start()
