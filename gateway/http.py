@@ -4,10 +4,10 @@
 ``ApiEndpoint`` runs the same pipeline for every route before a worker is spawned:
 
     authenticate (401) → role (403) → size (413) → content type (415) → JSON (400)
-    (an ``optional_body`` route takes an empty body as ``{}``)
     → schema (422) → Idempotency-Key (replay) → worker → JSON or problem+json
 
-so the service's methods only call the services and return what they answer. ``ApiServer``
+so the service's methods only call the services and return what they answer (a route declared
+with ``optional_body`` takes an empty body as ``{}``). ``ApiServer``
 serves ``/healthz`` and ``/metrics`` itself, turns unknown routes and methods into problems,
 and times every request. No response ever carries a traceback (see ``problems.py``).
 """
