@@ -229,10 +229,6 @@ def test_the_openapi_document_describes_the_notice_routes(gateway):
     assert paths["/api/v1/notices/{notice_id}/acknowledgements"]["post"]["requestBody"]["required"] is False
 
 
-@pytest.mark.xfail(reason="notify bug: notices.fanout_after is String(36), but an Update/Cancel fan-out "
-                          "stores cursor keys like 'resident:<uuid>' (45 chars); PostgreSQL refuses them, so "
-                          "the correction never reaches anyone. Widen the column (model + migration).",
-                   strict=True)
 def test_a_correction_reaches_the_recipients_of_the_notice(outage):
     client, draft = outage["client"], dict(outage["draft"], requires_ack=False, ack_deadline=None)
     notice_id = client.post("/api/v1/notices", as_user="waterplant", json=draft).json()["id"]

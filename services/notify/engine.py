@@ -58,6 +58,7 @@ class NotifyEngine(DependencyProvider):
     def setup(self):
         config = self.container.config
         self.Session = None  # the service's Database provider's, taken at start (see ``start``)
+        self.projection_synced = False  # set once this process has taken the registry's snapshot
         self.batch_size = int(config.get("FANOUT_BATCH_SIZE") or 5000)
         self.channels = build_channels(config)
         self.loops = {

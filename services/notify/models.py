@@ -96,7 +96,7 @@ class Notice(Base):
     recipient_count = Column(Integer, nullable=False, default=0)
     # The fan-out's resumable cursor: which segment, and the last recipient key done in it.
     fanout_segment = Column(String(20))
-    fanout_after = Column(String(36))
+    fanout_after = Column(String(200))  # a resident id, or "resident:<id>" when copying recipients
     fanout_lease_until = Column(DateTime(timezone=True))
 
 

@@ -224,6 +224,8 @@ def door_to_door_tasks(session, caller, filters, paging):
         Notice, Notice.id == Delivery.notice_id).where(Delivery.channel == "door_to_door")
     if not caller.community_wide:
         query = query.where(Delivery.assignee == caller.account)
+    if filters.get("building_id"):
+        query = query.where(Delivery.building_id == filters["building_id"])
     status = filters.get("status")
     query = query.where(Delivery.status == status) if status else query.where(
         Delivery.status.in_(("pending", "held", "sent")))

@@ -9,6 +9,7 @@ everyone.
 from datetime import datetime, timezone
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
@@ -20,13 +21,17 @@ def _as_of(event):
 
 
 def _upsert(session, model, key, values, as_of):
-    row = session.get(model, key)
-    if row is None:
-        session.add(model(**values, as_of=as_of))
-    elif _aware(row.as_of) <= as_of:
-        for name, value in values.items():
-            setattr(row, name, value)
-        row.as_of = as_of
+    """Insert, or update if what we hold is not newer: one statement, so a snapshot and an event
+    writing the same row at once cannot collide."""
+    table = model.__table__
+    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+    statement = make(table).values(**values, as_of=as_of)
+    key_column = next(iter(table.primary_key.columns))
+    session.execute(statement.on_conflict_do_update(
+        index_elements=[key_column],
+        set_={name: statement.excluded[name] for name in list(values) + ["as_of"] if name != key_column.name},
+        where=table.c.as_of <= statement.excluded.as_of,
+    ))
 
 
 def _aware(moment):

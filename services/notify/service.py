@@ -186,21 +186,25 @@ class NotifyService:
         self.engine.wake("fanout")
 
     @timer(interval=30, eager=True)
-    def fill_projection_if_empty(self):
-        """A notify started after the registry's events went out still learns who lives where."""
-        with self.db.transaction() as session:
-            if not projection.is_empty(session):
-                return
+    def fill_projection_from_snapshot(self):
+        """Once per process start, take the registry's snapshot: events published before notify's
+        queues existed (or while it was away) would otherwise be missing. Upserts never let the
+        snapshot overwrite a newer state an event already brought."""
+        if self.engine.projection_synced:
+            return
         self.context.act_as(SYSTEM)
         registry = TimedProxy(self.registry, SNAPSHOT_CALL_SECONDS)
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             try:
                 count = projection.fill_from_snapshot(self.db.Session, registry, transaction)
             except eventlet.Timeout:
-                # Upserts: a fill redone from the start after a partial one writes the same rows.
                 log.warning("registry snapshot call unanswered (attempt %d of %d)", attempt, SNAPSHOT_ATTEMPTS)
                 continue
-            log.info("projection filled from the registry snapshot: %d residents", count)
+            except Exception as exc:  # registry not running yet: the next tick tries again
+                log.warning("registry snapshot unavailable (%s); will retry", exc)
+                return
+            self.engine.projection_synced = True
+            log.info("projection synchronised with the registry snapshot: %d residents", count)
             return
 
     @rpc
