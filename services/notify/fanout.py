@@ -7,11 +7,12 @@ so memory does not grow with the audience); each batch's deliveries and the curs
 together. A process killed mid-way resumes from the cursor, and a redone batch writes the same
 deterministic delivery ids (``insert … on conflict do nothing``): none lost, none doubled.
 """
+import functools
 from datetime import time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import distinct, false, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import DateTime, Integer, distinct, false, or_, select, text, update
+from sqlalchemy.dialects import sqlite
 
 from notify.models import (
     Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient, delivery_id, utcnow,
@@ -147,17 +148,28 @@ def resident_row(notice, now, resident, workers, channel=None, fallback_of=None)
 
 
 def insert_deliveries(session, rows):
-    """Insert, skipping rows that exist (a redone batch, a repeated fallback).
-
-    ``RETURNING`` is what lets SQLAlchemy send the batch as multi-row ``INSERT … VALUES`` statements
-    (``insertmanyvalues``, 1,000 rows each); without it an ``ON CONFLICT`` insert goes row by row,
-    one round trip per delivery."""
+    """Insert, skipping rows that exist (a redone batch, a repeated fallback)."""
     if not rows:
         return
-    dialect = session.get_bind().dialect.name
-    make = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    if session.get_bind().dialect.name == "postgresql":
+        columns = tuple(rows[0])
+        session.execute(_unnest_insert(columns), {c: [row[c] for row in rows] for c in columns})
+    else:
+        session.execute(sqlite.insert(Delivery.__table__).on_conflict_do_nothing(), rows)
+
+
+@functools.lru_cache(maxsize=8)
+def _unnest_insert(columns):
+    """``INSERT … SELECT * FROM unnest(<one array per column>) ON CONFLICT DO NOTHING``: a batch is one
+    statement with one parameter per column. (An ``ON CONFLICT`` executemany goes row by row, one round
+    trip per delivery; multi-row VALUES send, adapt and parse a parameter per cell.)"""
     table = Delivery.__table__
-    session.execute(make(table).on_conflict_do_nothing().returning(table.c.id), rows).close()
+    arrays = ", ".join(f"CAST(:{c} AS {_PG_TYPES.get(type(table.c[c].type), 'text')}[])" for c in columns)
+    return text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays}) "
+                "ON CONFLICT DO NOTHING")
+
+
+_PG_TYPES = {DateTime: "timestamptz", Integer: "integer"}
 
 
 # -- the resumable walk -------------------------------------------------------------------------
