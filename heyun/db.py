@@ -46,10 +46,14 @@ def make_engine(url, pool_size=10, echo=False):
             url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
         )
     elif url.startswith("sqlite"):
-        # Green threads look like OS threads to sqlite3, so its same-thread check must go; the
-        # busy timeout lets the outbox relay and the workers take turns writing the file.
+        # Green threads look like OS threads to sqlite3, so its same-thread check must go. SQLite
+        # has one writer at a time, and its busy-wait blocks the whole eventlet hub: two green
+        # threads of one process contending for the file would deadlock until the timeout. One
+        # pooled connection makes them queue for it (a green wait) instead. PostgreSQL is for
+        # concurrency; this is the embedded default.
         engine = create_engine(
-            url, connect_args={"check_same_thread": False, "timeout": 30}, echo=echo
+            url, connect_args={"check_same_thread": False, "timeout": 30}, echo=echo,
+            pool_size=1, max_overflow=0, pool_timeout=120,
         )
 
         @event.listens_for(engine, "connect")
