@@ -1,18 +1,11 @@
 """What the gateway owns in its own database: the accounts people sign in with, and the first
 response to each ``Idempotency-Key`` so a retried POST creates nothing new."""
-import uuid
-from datetime import datetime, timezone
+from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-
-def new_id():
-    return str(uuid.uuid4())
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
+from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 
 class Base(DeclarativeBase):

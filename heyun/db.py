@@ -6,7 +6,9 @@ the process while it waits, so psycopg2 is made cooperative with psycogreen befo
 connection, and pools are sized to the worker count.
 """
 import logging
+import uuid
 from contextlib import contextmanager
+from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import create_engine, event
@@ -28,6 +30,15 @@ def _make_psycopg_green():
 
         patch_psycopg()
         _psycopg_patched = True
+
+
+def new_id():
+    """Ids are UUID strings: unique across replicas without asking the database."""
+    return str(uuid.uuid4())
+
+
+def utcnow():
+    return datetime.now(timezone.utc)
 
 
 def normalize_url(url):

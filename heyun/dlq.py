@@ -16,8 +16,8 @@ from urllib.parse import quote, urlparse
 import requests
 from kombu import Connection
 
-from heyun.publisher import ConfirmingPublisher
 from heyun.handlers import ATTEMPT_HEADER, QUEUE_HEADER
+from heyun.publisher import ConfirmingPublisher
 
 DEFAULT_AMQP_URI = "amqp://guest:guest@127.0.0.1:5672/"
 DEFAULT_API_URI = "http://guest:guest@127.0.0.1:15672"

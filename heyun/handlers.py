@@ -20,16 +20,16 @@ import traceback
 from eventlet.semaphore import Semaphore
 from kombu import Queue, binding
 from nameko.events import EventHandler
+from nameko.extensions import SharedExtension
 from nameko.messaging import Consumer
 from nameko.standalone.events import get_event_exchange
-from nameko.extensions import SharedExtension
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from heyun.publisher import ConfirmingPublisher
 from heyun.errors import InvalidInput
 from heyun.events import is_envelope, utcnow
 from heyun.outbox import processed_events
+from heyun.publisher import ConfirmingPublisher
 
 log = logging.getLogger(__name__)
 

@@ -14,12 +14,23 @@ import time
 from datetime import timedelta
 
 from sqlalchemy import (
-    BigInteger, Column, DateTime, Index, Integer, MetaData, String, Table, Text, delete, event,
-    select, update,
+    BigInteger,
+    Column,
+    DateTime,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    delete,
+    event,
+    select,
+    update,
 )
 
-from heyun.publisher import ConfirmingPublisher
 from heyun.events import exchange_name, make_envelope, utcnow
+from heyun.publisher import ConfirmingPublisher
 
 log = logging.getLogger(__name__)
 

@@ -11,10 +11,10 @@ from sqlalchemy import select
 
 from heyun import dlq
 from heyun.db import make_engine
-from heyun.publisher import ConfirmingPublisher
 from heyun.events import exchange_name, make_envelope
 from heyun.handlers import dead_queue_name
 from heyun.outbox import kernel_metadata, outbox_events
+from heyun.publisher import ConfirmingPublisher
 from heyun.testing import wait_for
 from heyun.tests.reliability_services import Announcer, Tally, count_of, cures, metadata
 

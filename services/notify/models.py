@@ -1,19 +1,11 @@
 """notify's tables: its projection of the people and organisations it reaches, the notices, and
 one delivery per recipient and channel. Only notify reads or writes them."""
 import uuid
-from datetime import datetime, timezone
 
 from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase
 
-
-def new_id():
-    return str(uuid.uuid4())
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
-
+from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 DELIVERY_NAMESPACE = uuid.UUID("6f1d3c1e-5b0a-4a57-9a3e-6865797e6e21")
 

@@ -2,8 +2,8 @@
 door-to-door tasks, updates and cancellations, and escalation when an acknowledgement is missed."""
 from sqlalchemy import case, func, or_, select, update
 
-from heyun.identity import Caller
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
+from heyun.identity import Caller
 from heyun.outbox import record
 from notify import fanout
 from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED

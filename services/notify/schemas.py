@@ -1,7 +1,7 @@
 """What notify accepts over RPC; every entrypoint loads its input through one of these."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from heyun.errors import from_marshmallow
+from heyun.schemas import Paging, listing, load  # noqa: F401 (re-exported for the service)
 
 CATEGORIES = ("water_outage", "power_outage", "gas", "safety", "weather", "activity", "policy", "other")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")  # CAP 1.2
@@ -13,14 +13,6 @@ TAGS = (
     "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
     "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
 )
-
-
-def load(schema, data, partial=False):
-    try:
-        return schema.load(data if data is not None else {}, partial=partial)
-    except ValidationError as exc:
-        raise from_marshmallow(exc) from None
-
 
 
 class Severity(fields.String):
@@ -105,15 +97,5 @@ class DeliveryFilters(Schema):
 class Acknowledgement(Schema):
     resident_id = fields.String(allow_none=True, load_default=None)  # a grid worker's hand-over
     note = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
-
-
-class Paging(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
-
-
-def listing(filter_schema, filters, limit, offset):
-    loaded = load(filter_schema(), filters) if filter_schema else {}
-    return loaded, load(Paging(), {"limit": limit, "offset": offset})
 
 

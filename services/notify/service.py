@@ -5,14 +5,13 @@ import logging
 import eventlet
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
-
 from sqlalchemy import func, select
 
 from heyun.db import Database, transaction
-from heyun.errors import USER_ERRORS
 from heyun.events import asyncapi_document
 from heyun.handlers import claim, event_handler, multi_event_handler
 from heyun.identity import SYSTEM, CallerIdentity
+from heyun.rpc import user_rpc
 from notify import cap, events, fanout, notices, projection, rules, schemas
 from notify.engine import NotifyEngine
 from notify.models import Notice, ResidentRecipient
@@ -41,9 +40,6 @@ class TimedProxy:
         return call
 
 
-def rpc_(fn):
-    return rpc(expected_exceptions=USER_ERRORS)(fn)
-
 
 class NotifyService:
     name = "notify"
@@ -68,7 +64,7 @@ class NotifyService:
         return asyncapi_document(self.name, events.ALL)
 
     # -- notices ----------------------------------------------------------------------------
-    @rpc_
+    @user_rpc
     def publish_notice(self, data):
         data = load(schemas.NoticeCreate(), data)
         with self.db.transaction() as session:
@@ -77,48 +73,48 @@ class NotifyService:
         self.engine.wake("fanout")
         return result
 
-    @rpc_
+    @user_rpc
     def preview_notice(self, audience):
         audience = load(schemas.Audience(), audience)
         with self.db.transaction() as session:
             return fanout.preview(session, audience)
 
-    @rpc_
+    @user_rpc
     def get_notice(self, notice_id):
         with self.db.transaction() as session:
             return notices.get_notice(session, self.caller, notice_id)
 
-    @rpc_
+    @user_rpc
     def list_notices(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.NoticeFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.list_notices(session, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def list_deliveries(self, notice_id, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.list_deliveries(session, self.caller, notice_id, filters, paging)
 
-    @rpc_
+    @user_rpc
     def acknowledge(self, notice_id, data=None):
         data = load(schemas.Acknowledgement(), data)
         with self.db.transaction() as session:
             return notices.acknowledge(session, self.caller, notice_id, data)
 
-    @rpc_
+    @user_rpc
     def inbox(self, limit=50, offset=0):
         _, paging = listing(None, None, limit, offset)
         with self.db.transaction() as session:
             return notices.inbox(session, self.caller, paging)
 
-    @rpc_
+    @user_rpc
     def door_to_door_tasks(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.door_to_door_tasks(session, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def update_notice(self, notice_id, data):
         data = load(schemas.NoticeUpdate(), data)
         with self.db.transaction() as session:
@@ -127,7 +123,7 @@ class NotifyService:
         self.engine.wake("fanout")
         return result
 
-    @rpc_
+    @user_rpc
     def cancel_notice(self, notice_id, data):
         data = load(schemas.NoticeCancel(), data)
         with self.db.transaction() as session:
@@ -136,7 +132,7 @@ class NotifyService:
         self.engine.wake("fanout")
         return result
 
-    @rpc_
+    @user_rpc
     def export_cap(self, notice_id):
         """The notice as CAP 1.2 XML (text)."""
         with self.db.transaction() as session:

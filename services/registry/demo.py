@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import SYSTEM, Caller
+from heyun.pii import Protector
 from registry import idnumbers, organizations, places, proxy, residents
 from registry.models import Building, Grid, ServiceItem
-from heyun.pii import Protector
 
 SEED = 20210701  # the July 2021 water outage
 REGION = "370115"  # 济阳区 (Cuizhai street)

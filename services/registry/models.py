@@ -1,20 +1,21 @@
 """The registry's tables: places, the grid, households, residents, organisations, service items
 and help-and-proxy requests. Only the registry reads or writes them."""
-import uuid
-from datetime import datetime, timezone
 
 from sqlalchemy import (
-    JSON, Column, Date, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    JSON,
+    Column,
+    Date,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase
 
-
-def new_id():
-    return str(uuid.uuid4())
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
+from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 
 class Base(DeclarativeBase):

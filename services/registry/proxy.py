@@ -14,9 +14,21 @@ from sqlalchemy import select
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.outbox import record
 from registry.events import (
-    PROXY_REQUEST_OVERDUE, PROXY_REQUEST_RATED, PROXY_REQUEST_SUBMITTED, PROXY_REQUEST_TRANSITIONED,
+    PROXY_REQUEST_OVERDUE,
+    PROXY_REQUEST_RATED,
+    PROXY_REQUEST_SUBMITTED,
+    PROXY_REQUEST_TRANSITIONED,
 )
-from registry.models import Building, Dwelling, GridWorker, ProxyRequest, ProxyRequestStep, Resident, ServiceItem, utcnow
+from registry.models import (
+    Building,
+    Dwelling,
+    GridWorker,
+    ProxyRequest,
+    ProxyRequestStep,
+    Resident,
+    ServiceItem,
+    utcnow,
+)
 from registry.places import page
 from registry.residents import today
 

@@ -2,7 +2,7 @@
 wrong types, missing and unknown fields come back as ``InvalidInput`` naming the field."""
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from heyun.errors import from_marshmallow
+from heyun.schemas import Paging, listing, load  # noqa: F401 (re-exported for the service)
 
 TAGS = (
     "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
@@ -19,25 +19,6 @@ PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
 PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
 
 Text = lambda maximum, **kw: fields.String(validate=validate.Length(1, maximum), **kw)  # noqa: E731
-
-
-def load(schema, data, partial=False):
-    """``schema.load`` that raises the platform's ``InvalidInput`` instead of marshmallow's error."""
-    try:
-        return schema.load(data if data is not None else {}, partial=partial)
-    except ValidationError as exc:
-        raise from_marshmallow(exc) from None
-
-
-class Paging(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
-
-
-def listing(filter_schema, filters, limit, offset):
-    """Load a list call's filters and page: ``(filters, {"limit", "offset"})``."""
-    loaded = load(filter_schema(), filters) if filter_schema else {}
-    return loaded, load(Paging(), {"limit": limit, "offset": offset})
 
 
 class DwellingRef(Schema):

@@ -6,18 +6,14 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from heyun.db import Database
-from heyun.errors import USER_ERRORS, Conflict, InvalidInput
+from heyun.errors import Conflict, InvalidInput
 from heyun.events import asyncapi_document
 from heyun.identity import CallerIdentity
+from heyun.rpc import user_rpc
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import PiiProtection
 from registry.schemas import listing, load
-
-
-def rpc_(fn):
-    """``@rpc`` with the platform's user errors marked as expected (not logged as crashes)."""
-    return rpc(expected_exceptions=USER_ERRORS)(fn)
 
 
 class RegistryService:
@@ -51,41 +47,41 @@ class RegistryService:
         return asyncapi_document(self.name, events.ALL)
 
     # -- places and the grid ---------------------------------------------------------------
-    @rpc_
+    @user_rpc
     def list_buildings(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.BuildingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
-    @rpc_
+    @user_rpc
     def get_building(self, building_id):
         with self.db.transaction() as session:
             return places.building_dict(places.get_or_404(session, Building, building_id, "building"))
 
-    @rpc_
+    @user_rpc
     def list_dwellings(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
-    @rpc_
+    @user_rpc
     def list_grids(self, limit=50, offset=0):
         _, paging = listing(None, None, limit, offset)
         with self.db.transaction() as session:
             return places.list_grids(session, paging)
 
-    @rpc_
+    @user_rpc
     def get_grid(self, grid_id):
         with self.db.transaction() as session:
             return places.grid_dict(places.get_or_404(session, Grid, grid_id, "grid"), session)
 
-    @rpc_
+    @user_rpc
     def list_grid_workers(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def create_grid_worker(self, data):
         data = load(schemas.GridWorkerCreate(), data)
         return self._write(lambda session: places.create_grid_worker(session, self.pii, self.caller, data))
@@ -96,54 +92,54 @@ class RegistryService:
             return places.grid_scope(session, account)
 
     # -- households and residents ----------------------------------------------------------
-    @rpc_
+    @user_rpc
     def list_households(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def get_household(self, household_id):
         with self.db.transaction() as session:
             return residents.get_household(session, household_id)
 
-    @rpc_
+    @user_rpc
     def register_household(self, data):
         data = load(schemas.HouseholdCreate(), data)
         return self._write(lambda session: residents.register_household(session, self.caller, data))
 
-    @rpc_
+    @user_rpc
     def list_residents(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.ResidentFilters, filters, limit, offset)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def get_resident(self, resident_id):
         with self.db.transaction() as session:
             return residents.get_resident(session, self.pii, self.caller, resident_id)
 
-    @rpc_
+    @user_rpc
     def register_resident(self, data):
         data = load(schemas.ResidentCreate(), data)
         return self._write(lambda session: residents.register_resident(session, self.pii, self.caller, data))
 
-    @rpc_
+    @user_rpc
     def update_resident(self, resident_id, data):
         data = load(schemas.ResidentUpdate(), data)
         return self._write(lambda session: residents.update_resident(session, self.pii, self.caller, resident_id, data))
 
-    @rpc_
+    @user_rpc
     def move_resident(self, resident_id, data):
         data = load(schemas.Move(), data)
         return self._write(lambda session: residents.move_resident(session, self.pii, self.caller, resident_id, data))
 
-    @rpc_
+    @user_rpc
     def residence_history(self, resident_id):
         with self.db.transaction() as session:
             return residents.residence_history(session, self.caller, resident_id)
 
-    @rpc_
+    @user_rpc
     def import_residents(self, header, rows, first_row_number=2):
         if not isinstance(header, list) or not isinstance(rows, list):
             raise InvalidInput("header and rows are lists.", {"rows": ["Expected a list of rows."]})
@@ -151,7 +147,7 @@ class RegistryService:
             session, self.pii, self.caller, header, rows, first_row_number))
 
     # -- snapshots for projections (what the events carry, all at once) -----------------------
-    @rpc_
+    @user_rpc
     def snapshot_residents(self, after_id="", limit=1000):
         args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
         with self.db.transaction() as session:
@@ -170,56 +166,56 @@ class RegistryService:
                               session.execute(select(GridWorker).order_by(GridWorker.id)).scalars()]}
 
     # -- organisations and service items ---------------------------------------------------
-    @rpc_
+    @user_rpc
     def list_organizations(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def get_organization(self, organization_id):
         with self.db.transaction() as session:
             return organizations.get_organization(session, self.caller, organization_id)
 
-    @rpc_
+    @user_rpc
     def create_organization(self, data):
         data = load(schemas.OrganizationCreate(), data)
         return self._write(lambda session: organizations.create_organization(session, self.caller, data))
 
-    @rpc_
+    @user_rpc
     def list_service_items(self, limit=50, offset=0):
         _, paging = listing(None, None, limit, offset)
         with self.db.transaction() as session:
             return organizations.list_service_items(session, paging)
 
-    @rpc_
+    @user_rpc
     def get_service_item(self, item_id):
         with self.db.transaction() as session:
             return organizations.get_service_item(session, item_id)
 
     # -- help-and-proxy requests -----------------------------------------------------------
-    @rpc_
+    @user_rpc
     def submit_proxy_request(self, data):
         data = load(schemas.ProxyRequestCreate(), data)
         return self._write(lambda session: proxy.submit(session, self.caller, data))
 
-    @rpc_
+    @user_rpc
     def list_proxy_requests(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.ProxyRequestFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return proxy.list_requests(session, self.caller, filters, paging)
 
-    @rpc_
+    @user_rpc
     def get_proxy_request(self, request_id):
         with self.db.transaction() as session:
             return proxy.request_dict(session, proxy.load(session, self.caller, request_id))
 
-    @rpc_
+    @user_rpc
     def transition_proxy_request(self, request_id, data):
         data = load(schemas.Transition(), data)
         return self._write(lambda session: proxy.transition(session, self.caller, request_id, data))
 
-    @rpc_
+    @user_rpc
     def rate_proxy_request(self, request_id, data):
         data = load(schemas.Rating(), data)
         return self._write(lambda session: proxy.rate(session, self.caller, request_id, data))

@@ -1,0 +1,24 @@
+"""Loading input at a service boundary: marshmallow errors become ``InvalidInput`` naming fields,
+and every list call takes the same paging."""
+from marshmallow import Schema, ValidationError, fields, validate
+
+from heyun.errors import from_marshmallow
+
+
+def load(schema, data, partial=False):
+    """``schema.load`` that raises the platform's ``InvalidInput`` instead of marshmallow's error."""
+    try:
+        return schema.load(data if data is not None else {}, partial=partial)
+    except ValidationError as exc:
+        raise from_marshmallow(exc) from None
+
+
+class Paging(Schema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+
+
+def listing(filter_schema, filters, limit, offset):
+    """Load a list call's filters and page: ``(filters, {"limit", "offset"})``."""
+    loaded = load(filter_schema(), filters) if filter_schema else {}
+    return loaded, load(Paging(), {"limit": limit, "offset": offset})
