@@ -8,6 +8,7 @@ from heyun.outbox import record
 from notify import fanout
 from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED
 from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
+from notify.templates import personalise
 
 PUBLISHER_ROLES = ("admin", "staff", "property_manager", "water_utility_staff", "police", "mediator")
 ESCALATION_ROLES = ("staff", "admin")
@@ -212,7 +213,14 @@ def inbox(session, caller, paging):
         Delivery.notice_id.in_([n.id for n in notices]), Delivery.status == "acknowledged",
         or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
     )).scalars())
-    return {"items": [dict(notice_dict(n), acknowledged=n.id in acked) for n in notices], "total": total}
+    # Shown as the recipient would read it: placeholders filled, in their language.
+    resident = session.get(ResidentRecipient, caller.resident_id) if caller.resident_id else None
+    organization = session.get(OrganizationRecipient, caller.organization_id) if caller.organization_id else None
+    items = []
+    for n in notices:
+        title, body, language = personalise(n, resident, organization, caller.account)
+        items.append(dict(notice_dict(n), title=title, body=body, language=language, acknowledged=n.id in acked))
+    return {"items": items, "total": total}
 
 
 def door_to_door_tasks(session, caller, filters, paging):

@@ -240,3 +240,16 @@ def test_deliveries_still_waiting_when_the_notice_expires_are_not_sent(notify_db
         statuses = dict(conn.execute(select(Delivery.channel, Delivery.status).where(
             Delivery.notice_id == notice_id, Delivery.recipient_type == "resident", Delivery.channel != "in_app")).all())
     assert statuses == {"sms": "cancelled", "door_to_door": "cancelled"}
+
+
+def test_the_inbox_shows_the_notice_as_the_resident_reads_it(notify):
+    from heyun.identity import Caller
+
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice")
+    chinese = notify.call("inbox", caller=Caller(account="r2", roles=("resident",), resident_id="r002"))["items"][0]
+    assert (chinese["title"], chinese["language"]) == ("停水通知：3号楼", "zh")
+    assert chinese["body"].startswith("居民2您好")
+    english = notify.call("inbox", caller=Caller(account="r5", roles=("resident",), resident_id="r005"))["items"][0]
+    assert (english["title"], english["body"], english["language"]) == (
+        "Water outage", "Dear 居民5, water is off 9:00–17:00 today.", "en")
