@@ -9,7 +9,7 @@ recipient and nobody is left unreached.
 import logging
 from datetime import timedelta, timezone
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select, text, update
 
 from heyun.pii import Protector
 from notify import fanout
@@ -38,18 +38,34 @@ def render(text, values):
 
 
 def claim_due(session, limit, now):
-    """Lease up to ``limit`` due deliveries (pending, or held past quiet hours); returns their ids."""
+    """Lease up to ``limit`` due deliveries (pending, or held past quiet hours); returns their ids.
+
+    One query per status, each walking ``ix_deliveries_due`` in ``next_attempt_at`` order and stopping
+    at ``limit``. Left to itself, PostgreSQL (its statistics a fan-out behind) takes a bitmap scan:
+    it visits the page of every due delivery and of every one sent since the last vacuum, then sorts
+    them, for each claim (60-110 ms and growing during a million-recipient fan-out, the dispatcher
+    falling behind). An index scan stops after ``limit`` rows and marks the dead entries it passes,
+    so the next claim skips them."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SET LOCAL enable_bitmapscan = off"))  # this claim's transaction only
+    ids = []
+    for status in ("pending", "held"):
+        for when in (Delivery.next_attempt_at <= now, Delivery.next_attempt_at.is_(None)):
+            if len(ids) < limit:
+                ids += _due(session, status, when, limit - len(ids), now)
+    if ids:
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(lease_until=now + LEASE))
+    return ids
+
+
+def _due(session, status, when, limit, now):
     due = (select(Delivery.id)
-           .where(Delivery.status.in_(("pending", "held")), Delivery.channel != "in_app",
-                  or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now),
+           .where(Delivery.status == status, when, Delivery.channel != "in_app",
                   or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
            .order_by(Delivery.next_attempt_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
         due = due.with_for_update(skip_locked=True)
-    ids = list(session.execute(due).scalars())
-    if ids:
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(lease_until=now + LEASE))
-    return ids
+    return list(session.execute(due).scalars())
 
 
 class Dispatcher:
