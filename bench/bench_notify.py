@@ -23,6 +23,7 @@ SMS receiver and the load generator compete with notify and PostgreSQL for CPU.
 import argparse
 import logging
 import os
+import socket
 import time
 import uuid
 import warnings
@@ -224,7 +225,10 @@ def raw_kombu(amqp_uri, count, persistent=False):
     template = {"id": "", "notice_id": str(uuid.uuid4()), "recipient_type": "resident", "recipient_id": "",
                 "channel": "in_app", "title": NOTICE["title"], "body": NOTICE["body"], "language": "zh"}
     name = f"bench-raw-{uuid.uuid4().hex[:8]}"
-    with Connection(amqp_uri) as connection:
+    # py-amqp sets TCP_USER_TIMEOUT to 1 s: when RabbitMQ's flow control stops reading a publisher
+    # for longer (it does, a few hundred thousand messages into a queue), the write fails with
+    # ETIMEDOUT. 0 is the kernel's default: wait, as a publisher under flow control should.
+    with Connection(amqp_uri, transport_options={"socket_settings": {socket.TCP_USER_TIMEOUT: 0}}) as connection:
         channel = connection.channel()
         queue = Queue(name, durable=persistent, auto_delete=False, channel=channel)
         queue.declare()
@@ -241,6 +245,13 @@ def raw_kombu(amqp_uri, count, persistent=False):
 
 
 MIX = {"no_smartphone_every": 20, "phone_every": 2, "sms_every": 20}  # 5 % door to door, 2.5 % SMS
+HEADER = (f"    {'recipients':>10} {'notify s':>9} {'fan-out s':>9} {'notify rcpt/s':>13} {'raw msg/s':>10} "
+          f"{'ratio':>6} {'notify CPU s':>12} {'idle RSS MiB':>12} {'peak RSS MiB':>12}")
+
+
+def cpu_seconds(pid):
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 def large(factory, vhost, size):
@@ -250,15 +261,27 @@ def large(factory, vhost, size):
         first = fill_projection(url, size, **MIX)
     engine = make_engine(url)
     with HttpReceiver() as http, Notify(url, vhost.uri, SMS_GATEWAY_URL=http.url + "/sms") as notify:
-        idle_kib = notify.memory_kib()
+        idle_kib, cpu_before = notify.memory_kib(), cpu_seconds(notify.pid)
         seconds, _, notice_id = publish_and_wait(notify, engine, {"grid_ids": list(GRIDS)}, 3600, poll=0.2)
-        peak_kib = notify.memory_kib()
+        peak_kib, cpu = notify.memory_kib(), cpu_seconds(notify.pid) - cpu_before
         mix = channel_counts(engine, notice_id)
+        with engine.connect() as conn:
+            notice = conn.execute(select(Notice.published_at, Notice.fanned_out_at)
+                                  .where(Notice.id == notice_id)).one()
+        sms = len(http.requests)
     engine.dispose()
-    raw = raw_kombu(vhost.uri, size)
     factory.drop_all()  # a million deliveries take room; the next run starts clean
-    return {"size": size, "seconds": seconds, "raw": raw, "idle_kib": idle_kib, "peak_kib": peak_kib,
-            "first": first, "mix": mix, "fill": filling.seconds}
+    raw = raw_kombu(vhost.uri, size)
+    print(f"    {size:,} residents (projection filled in {filling.seconds:.0f} s), first channels {first}; "
+          f"deliveries: {mix}; SMS gateway received {sms:,}", flush=True)
+    return {"size": size, "seconds": seconds, "raw": raw, "idle_kib": idle_kib, "peak_kib": peak_kib, "cpu": cpu,
+            "fanout": (notice.fanned_out_at - notice.published_at).total_seconds()}
+
+
+def row(r):
+    return (f"    {r['size']:>10,} {r['seconds']:>9.1f} {r['fanout']:>9.1f} {r['size'] / r['seconds']:>13,.0f} "
+            f"{r['size'] / r['raw']:>10,.0f} {r['raw'] / r['seconds']:>6.2f} {r['cpu']:>12.1f} "
+            f"{r['idle_kib'] / 1024:>12.0f} {r['peak_kib'] / 1024:>12.0f}")
 
 
 def main(argv=None):
@@ -272,27 +295,21 @@ def main(argv=None):
         if not args.skip_community:
             community(factory, vhost, args.runs)
             factory.drop_all()
+        if not args.sizes:
+            return
+        print("(b) large audiences: 92.5 % in_app, 5 % door_to_door, 2.5 % sms (to a local HTTP gateway); "
+              "raw = kombu Producer.publish of as many JSON messages, transient (delivery_mode 1), no confirms")
         results = []
         for size in args.sizes:
-            result = large(factory, vhost, size)
-            results.append(result)
-            print(f"    {size:,} residents (projection filled in {result['fill']:.0f}s), first channels "
-                  f"{result['first']}; deliveries: {result['mix']}", flush=True)
-        if results:
-            print(f"(b) large audiences: 92.5 % in_app, 5 % door_to_door, 2.5 % sms (to a local HTTP gateway); "
-                  f"raw = kombu Producer.publish, transient (delivery_mode 1), no confirms")
-            print(f"    {'recipients':>10} {'notify s':>9} {'notify rcpt/s':>14} {'raw msg/s':>10} {'ratio':>6} "
-                  f"{'idle RSS MiB':>13} {'peak RSS MiB':>13}")
-            for r in results:
-                print(f"    {r['size']:>10,} {r['seconds']:>9.1f} {r['size'] / r['seconds']:>14,.0f} "
-                      f"{r['size'] / r['raw']:>10,.0f} {r['raw'] / r['seconds']:>6.2f} "
-                      f"{r['idle_kib'] / 1024:>13.0f} {r['peak_kib'] / 1024:>13.0f}")
-            if len(results) > 1:
-                small, big = results[0], results[-1]
-                factor = big["seconds"] / small["seconds"]
-                print(f"    {big['size']:,} took {factor:.1f}x the time of {small['size']:,} "
-                      f"({big['size'] / small['size']:.0f}x the recipients; target ≤ 11x); "
-                      f"peak memory {big['peak_kib'] / small['peak_kib']:.2f}x")
+            results.append(large(factory, vhost, size))
+        print(HEADER)
+        for r in results:
+            print(row(r))
+        if len(results) > 1:
+            small, big = results[0], results[-1]
+            print(f"    {big['size']:,} took {big['seconds'] / small['seconds']:.1f}x the time of {small['size']:,} "
+                  f"({big['size'] / small['size']:.0f}x the recipients; target ≤ 11x); "
+                  f"peak RSS {big['peak_kib'] / small['peak_kib']:.2f}x")
 
 
 if __name__ == "__main__":
