@@ -100,12 +100,16 @@ def publish_to_everyone(Session, **overrides):
         return notice.id
 
 
-def start_notify(url, amqp_uri, sms_url, **env):
-    """notify as a real process in its own session (so killpg reaches all of it)."""
+def start_notify(url, amqp_uri, sms_url, log, **env):
+    """notify as a real process in its own session (so killpg reaches all of it), its output to ``log``."""
     overrides = {"AMQP_URI": amqp_uri, "SMS_GATEWAY_URL": sms_url, "LOG_LEVEL": "WARNING", **env}
-    return subprocess.Popen(service_command("notify", sys.executable), env=child_env({"notify": url}, overrides),
-                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                            start_new_session=True)
+    with open(log, "ab") as output:
+        process = subprocess.Popen(service_command("notify", sys.executable),
+                                   env=child_env({"notify": url}, overrides),
+                                   stdin=subprocess.DEVNULL, stdout=output, stderr=subprocess.STDOUT,
+                                   start_new_session=True)
+    process.log = log
+    return process
 
 
 def kill(process):
@@ -133,7 +137,7 @@ def poll(condition, timeout, what, process=None, interval=0.05):
             return result
         if process is not None and process.poll() is not None:
             pytest.fail(f"notify exited ({process.returncode}) while waiting for {what}:\n"
-                        + process.stderr.read().decode(errors="replace")[-3000:])
+                        + process.log.read_text(errors="replace")[-3000:])
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {timeout}s waiting for {what}")
         time.sleep(interval)
@@ -150,15 +154,19 @@ def big_community(migrated_database):
     engine.dispose()
 
 
-def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community, rabbit_config):
+def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community, rabbit_config, tmp_path):
     url, engine, first = big_community
     notice_id = publish_to_everyone(make_sessionmaker(engine, "notify"))
     processes = []
     with HttpReceiver() as sms:
         try:
             # Small batches, so there are many cursor positions for the kill to land between (or in).
-            env = {"NOTIFY_FANOUT_BATCH_SIZE": "1000"}
-            processes.append(start_notify(url, rabbit_config["AMQP_URI"], sms.url + "/sms", **env))
+            def start():
+                processes.append(start_notify(url, rabbit_config["AMQP_URI"], sms.url + "/sms",
+                                              tmp_path / "notify.log", NOTIFY_FANOUT_BATCH_SIZE="1000"))
+                return processes[-1]
+
+            start()
 
             def part_way():
                 notice, written = progress(engine, notice_id)
@@ -173,10 +181,13 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
             print(f"killed with {written:,} deliveries written, cursor at {cursor}")
 
             # The new process waits out the dead one's lease, then goes on from the cursor.
-            processes.append(start_notify(url, rabbit_config["AMQP_URI"], sms.url + "/sms", **env))
-            done = poll(lambda: progress(engine, notice_id)[0].status == "published" and progress(engine, notice_id),
-                        fanout.LEASE.total_seconds() + 60, "the fan-out to finish after the restart", processes[1],
-                        interval=0.2)
+            start()
+            def finished():
+                notice, written = progress(engine, notice_id)
+                return notice.status == "published" and (notice, written)
+
+            done = poll(finished, fanout.LEASE.total_seconds() + 60, "the fan-out to finish after the restart",
+                        processes[1], interval=0.2)
         finally:
             for process in processes:
                 kill(process)
@@ -199,8 +210,9 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
         reached = conn.execute(select(func.count(func.distinct(Delivery.recipient_id)))
                                .where(Delivery.notice_id == notice_id, residents)).scalar()
         assert reached == RESIDENTS
-        missing = conn.execute(select(ResidentRecipient.resident_id).where(~ResidentRecipient.resident_id.in_(
-            select(Delivery.recipient_id).where(Delivery.notice_id == notice_id, residents))).limit(5)).scalars().all()
+        reached_ids = select(Delivery.recipient_id).where(Delivery.notice_id == notice_id, residents)
+        missing = conn.execute(select(ResidentRecipient.resident_id)
+                               .where(~ResidentRecipient.resident_id.in_(reached_ids)).limit(5)).scalars().all()
         assert missing == []
         # on the channel each one's first: the kill changed nobody's channel
         per_channel = dict(conn.execute(select(Delivery.channel, func.count()).where(primary)
