@@ -14,6 +14,7 @@ from sqlalchemy import or_, select, text, update
 from heyun.pii import Protector
 from notify import fanout
 from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
+from notify.templates import personalise
 
 log = logging.getLogger(__name__)
 
@@ -23,18 +24,6 @@ LEASE = timedelta(seconds=60)
 
 def backoff(attempts):
     return timedelta(seconds=min(2 ** attempts, 300))
-
-
-class _Blank(dict):
-    def __missing__(self, key):
-        return "{" + key + "}"  # an unknown placeholder stays visible rather than failing the send
-
-
-def render(text, values):
-    try:
-        return text.format_map(_Blank(values))
-    except (ValueError, IndexError):  # stray braces in a body: send it as written
-        return text
 
 
 def claim_due(session, limit, now):
@@ -112,18 +101,13 @@ class Dispatcher:
                 continue  # news of a past outage helps nobody at 07:00
             resident = residents.get(d.recipient_id) if d.recipient_type == "resident" else None
             org = orgs.get(d.recipient_id) if d.recipient_type == "organization" else None
-            english = resident is not None and resident.language == "en" and notice.title_en
-            values = {"name": resident.name if resident else (org.name if org else d.recipient_id),
-                      "building": resident.building_number if resident else "",
-                      "unit": resident.unit if resident else "", "floor": resident.floor if resident else "",
-                      "room": resident.room if resident else ""}
+            title, body, language = personalise(notice, resident, org, d.recipient_id)
             work.setdefault(d.channel, []).append({
                 "id": d.id, "notice_id": d.notice_id, "recipient_type": d.recipient_type,
                 "recipient_id": d.recipient_id, "channel": d.channel,
                 "address": self._address(d, resident, org),
-                "title": render(notice.title_en if english else notice.title, values),
-                "body": render(notice.body_en if english else notice.body, values),
-                "language": "en" if english else "zh", "severity": notice.severity, "category": notice.category,
+                "title": title, "body": body, "language": language,
+                "severity": notice.severity, "category": notice.category,
             })
         return work
 

@@ -10,8 +10,8 @@ import yaml
 from sqlalchemy import select
 
 from notify import notices
-from notify.dispatch import render
 from notify.models import GridWorkerRecipient, ResidentRecipient, utcnow
+from notify.templates import render
 
 RULES_FILE = Path(__file__).with_name("rules.yml")
 
