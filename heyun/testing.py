@@ -49,14 +49,14 @@ def _start_container(kind):
             + ", or run a Docker engine so testcontainers can start one."
         )
     if kind == "rabbitmq":
-        from testcontainers.rabbitmq import RabbitMqContainer
+        from testcontainers.community.rabbitmq import RabbitMqContainer
 
         container = RabbitMqContainer("rabbitmq:3-management").start()
         _containers.append(container)
         host, port = container.get_container_host_ip(), container.get_exposed_port(5672)
         api_port = container.get_exposed_port(15672)
         return f"amqp://guest:guest@{host}:{port}/", f"http://guest:guest@{host}:{api_port}"
-    from testcontainers.postgres import PostgresContainer
+    from testcontainers.community.postgres import PostgresContainer
 
     container = PostgresContainer("postgres:15").start()
     _containers.append(container)
