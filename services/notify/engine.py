@@ -11,6 +11,7 @@ through leases; nothing here needs to be the only copy running.
 import logging
 import threading
 import time
+from datetime import timedelta
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
@@ -60,6 +61,7 @@ class NotifyEngine(DependencyProvider):
         self.Session = None  # the service's Database provider's, taken at start (see ``start``)
         self.projection_synced = False  # set once this process has taken the registry's snapshot
         self.batch_size = int(config.get("FANOUT_BATCH_SIZE") or 5000)
+        self.lease = timedelta(seconds=float(config.get("FANOUT_LEASE_SECONDS") or 60))
         self.channels = build_channels(config)
         self.loops = {
             "fanout": Loop("fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
@@ -99,12 +101,12 @@ class NotifyEngine(DependencyProvider):
                                          .order_by(Notice.published_at).limit(10)).scalars().all()
         for notice_id in candidates:
             with transaction(self.Session) as session:
-                if not fanout.claim(session, notice_id, utcnow()):
+                if not fanout.claim(session, notice_id, utcnow(), self.lease):
                     continue  # another process has it
             while self.loops["fanout"].running:
                 with transaction(self.Session) as session:
                     notice = session.get(Notice, notice_id)
-                    written = fanout.next_batch(session, notice, self.batch_size, utcnow())  # renews the lease
+                    written = fanout.next_batch(session, notice, self.batch_size, utcnow(), self.lease)  # renews it
                     if written is None:
                         notice.status, notice.fanned_out_at, notice.fanout_lease_until = "published", utcnow(), None
                         record(session, NOTICE_FANNED_OUT, dict(notices.event_payload(notice),

@@ -201,16 +201,17 @@ _PG_TYPES = {DateTime: "timestamptz", Integer: "integer"}
 
 # -- the resumable walk -------------------------------------------------------------------------
 
-def claim(session, notice_id, now):
-    """Take the fan-out lease on a notice; False if another process holds it."""
+def claim(session, notice_id, now, lease=LEASE):
+    """Take the fan-out lease on a notice; False if another process holds it. A process that
+    dies holding it delays its notice by at most ``lease`` (renewed at every batch while alive)."""
     result = session.execute(
         update(Notice).where(Notice.id == notice_id, Notice.status == "publishing",
                              or_(Notice.fanout_lease_until.is_(None), Notice.fanout_lease_until < now))
-        .values(fanout_lease_until=now + LEASE))
+        .values(fanout_lease_until=now + lease))
     return result.rowcount == 1
 
 
-def next_batch(session, notice, batch_size, now):
+def next_batch(session, notice, batch_size, now, lease=LEASE):
     """Write the next batch of the notice's deliveries and move its cursor; returns rows written,
     or ``None`` when every segment is done."""
     segment = notice.fanout_segment or SEGMENTS[0]
@@ -254,7 +255,7 @@ def next_batch(session, notice, batch_size, now):
     insert_deliveries(session, rows)
     notice.fanout_segment, notice.fanout_after = segment, last
     notice.recipient_count = (notice.recipient_count or 0) + len({(r["recipient_type"], r["recipient_id"]) for r in rows})
-    notice.fanout_lease_until = now + LEASE
+    notice.fanout_lease_until = now + lease
     return len(rows)
 
 

@@ -5,7 +5,7 @@ notify runs as a real process (``python -m nameko run … notify.service``, the 
 command) on a fresh migrated PostgreSQL database and this test's own RabbitMQ vhost. SMS goes to
 a real HTTP receiver on loopback. The process is killed with SIGKILL (its whole session) once the
 cursor shows the fan-out part-way, then a second process is started; it takes the fan-out over
-when the first one's lease runs out (``fanout.LEASE``) and resumes from the cursor.
+when the first one's lease runs out (``NOTIFY_FANOUT_LEASE_SECONDS``) and resumes from the cursor.
 
 ``fill_projection`` is also what ``bench/bench_notify.py`` uses to build large audiences.
 """
@@ -23,13 +23,14 @@ from deploy.run import child_env, service_command
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import Caller
 from heyun.pii import Protector
-from notify import fanout, notices
+from notify import notices
 from notify.models import Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient
 from notify.schemas import NoticeCreate, load
 from notify.tests.conftest import PII_KEY
 from notify.tests.receivers import HttpReceiver
 
 RESIDENTS = 100_000
+LEASE_SECONDS = 10  # short, so the restarted process takes over soon; still far above a batch's time
 GRIDS = ("grid-0", "grid-1", "grid-2", "grid-3")
 PER_BUILDING = 6 * 4 * 50  # six floors, four units, fifty rooms a floor: a big estate's block
 
@@ -163,7 +164,8 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
             # Small batches, so there are many cursor positions for the kill to land between (or in).
             def start():
                 processes.append(start_notify(url, rabbit_config["AMQP_URI"], sms.url + "/sms",
-                                              tmp_path / "notify.log", NOTIFY_FANOUT_BATCH_SIZE="1000"))
+                                              tmp_path / "notify.log", NOTIFY_FANOUT_BATCH_SIZE="1000",
+                                              NOTIFY_FANOUT_LEASE_SECONDS=str(LEASE_SECONDS)))
                 return processes[-1]
 
             start()
@@ -186,7 +188,7 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
                 notice, written = progress(engine, notice_id)
                 return notice.status == "published" and (notice, written)
 
-            done = poll(finished, fanout.LEASE.total_seconds() + 60, "the fan-out to finish after the restart",
+            done = poll(finished, LEASE_SECONDS + 60, "the fan-out to finish after the restart",
                         processes[1], interval=0.2)
         finally:
             for process in processes:
