@@ -34,8 +34,9 @@ ERROR_TABLE = (
     (BrokerError, 503, "Service unavailable"),      # RabbitMQ down or unreachable
     (ConnectionError, 503, "Service unavailable"),
     (socket.error, 503, "Service unavailable"),
-    # A remote exception that is not one of the registered domain errors: the service crashed.
-    (RemoteError, 503, "Service unavailable"),
+    # A remote exception that is not one of the registered domain errors: the service crashed on
+    # something (a bug, not the client's input). 502 tells operators the fault is behind us.
+    (RemoteError, 502, "Bad gateway"),
 )
 
 
@@ -65,12 +66,13 @@ def problem_for(exc):
             return problem(code, exc.name, exc.description or exc.name)
         if isinstance(exc, (json.JSONDecodeError, UnicodeDecodeError)):
             return problem(status, title, f"The body is not valid UTF-8 JSON: {exc}")
+        if isinstance(exc, RemoteError):
+            # Logged for operators; the client gets no remote traceback or message.
+            log.error("remote service failed: %s", exc.exc_type)
+            return problem(status, title, "A service failed while answering.")
         if status == 503:
-            # Name what is down without leaking a remote traceback.
+            # Name what is down.
             detail = str(exc) if isinstance(exc, UnknownService) else ServiceUnavailable.title
-            if isinstance(exc, RemoteError):
-                log.error("remote service failed: %s", exc.exc_type)
-                detail = "A service failed to answer."
             return problem(status, title, detail)
         return problem(status, title, str(exc))
     return None

@@ -34,7 +34,7 @@ SECRET = "unit-test-secret-long-enough-for-hs256"
     (MethodNotAllowed(valid_methods=["GET"]), 405),
     (RequestEntityTooLarge(), 413),
     (UnknownService("registry"), 503),
-    (RemoteError("KeyError", "boom"), 503),
+    (RemoteError("KeyError", "boom"), 502),
     (ConnectionRefusedError(), 503),
 ])
 def test_each_error_class_has_its_status(exc, status):
