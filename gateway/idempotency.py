@@ -6,20 +6,34 @@ the first is still running, or the stored response once it is done. The same key
 method, path or body is refused (422) rather than silently answered with an unrelated response.
 A 5xx is not kept: the request did not happen as far as the client can tell, so a retry with the
 same key must be free to try again.
+
+Keys do not live for ever. A claim whose request died with its gateway (killed, out of memory)
+is never completed nor released; after ``IDEMPOTENCY_CLAIM_SECONDS`` (by default twice the RPC
+timeout, longer than any live request can run) the next request with that key takes it over
+instead of getting a 409 for good. A kept response is replayed for ``IDEMPOTENCY_RETENTION_HOURS``
+(24 by default, as clients retry within minutes, not days); then the key is free again and an
+hourly sweep deletes the row, so the table holds about a day of POSTs.
 """
 import hashlib
+import logging
 from dataclasses import dataclass
+from datetime import timedelta
 
+import eventlet
 from nameko.extensions import SharedExtension
-from sqlalchemy import delete, select, update
+from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import sessionmaker
 
 from gateway.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
 from gateway.models import IdempotentRequest
-from heyun.db import make_engine, transaction
-from sqlalchemy.orm import sessionmaker
+from heyun.db import make_engine, transaction, utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_KEY_LENGTH = 200
+RETENTION = timedelta(hours=24)
+SWEEP_SECONDS = 3600
 
 
 def body_hash(raw):
@@ -36,8 +50,10 @@ class StoredResponse:
 class IdempotencyLedger:
     """The claims and stored responses, in the gateway's database."""
 
-    def __init__(self, Session):
+    def __init__(self, Session, claim_timeout, retention=RETENTION):
         self.Session = Session
+        self.claim_timeout = claim_timeout
+        self.retention = retention
 
     def claim(self, account, key, method, path, digest):
         """``None`` if this request now owns the key, else the stored first response."""
@@ -52,6 +68,8 @@ class IdempotencyLedger:
             return None
         except IntegrityError:
             pass
+        if self._forget_expired(account, key):
+            return self.claim(account, key, method, path, digest)
         with transaction(self.Session) as session:
             row = session.execute(select(IdempotentRequest).where(
                 IdempotentRequest.account == account, IdempotentRequest.key == key)).scalar_one_or_none()
@@ -64,6 +82,25 @@ class IdempotencyLedger:
         if row.status is None:
             raise IdempotentRequestInProgress("A request with this Idempotency-Key is still running.")
         return StoredResponse(row.status, row.content_type, row.response_body)
+
+    def _forget_expired(self, account, key):
+        """Delete the key's row if its claim was abandoned or its response is past retention.
+        One conditional DELETE, so of two requests racing for a stale key only one removes it
+        and the other then sees the winner's fresh claim."""
+        with transaction(self.Session) as session:
+            return session.execute(delete(IdempotentRequest).where(
+                IdempotentRequest.account == account, IdempotentRequest.key == key, self._expired(),
+            )).rowcount > 0
+
+    def prune(self):
+        """Delete every row past retention and every abandoned claim; returns how many."""
+        with transaction(self.Session) as session:
+            return session.execute(delete(IdempotentRequest).where(self._expired())).rowcount
+
+    def _expired(self):
+        now = utcnow()
+        return or_(IdempotentRequest.created_at < now - self.retention,
+                   and_(IdempotentRequest.status.is_(None), IdempotentRequest.created_at < now - self.claim_timeout))
 
     def complete(self, account, key, response):
         with transaction(self.Session) as session:
@@ -84,8 +121,26 @@ class IdempotencyStore(SharedExtension):
     ledger = None
 
     def setup(self):
-        self.engine = make_engine(self.container.config["DATABASE_URL"], pool_size=4)
-        self.ledger = IdempotencyLedger(sessionmaker(bind=self.engine, expire_on_commit=False))
+        config = self.container.config
+        self.engine = make_engine(config["DATABASE_URL"], pool_size=4)
+        claim_timeout = float(config.get("IDEMPOTENCY_CLAIM_SECONDS")
+                              or 2 * float(config.get("RPC_TIMEOUT_SECONDS", 30)))
+        retention = float(config.get("IDEMPOTENCY_RETENTION_HOURS", 24))
+        self.ledger = IdempotencyLedger(sessionmaker(bind=self.engine, expire_on_commit=False),
+                                        timedelta(seconds=claim_timeout), timedelta(hours=retention))
+
+    def start(self):
+        self.container.spawn_managed_thread(self._sweep, identifier="idempotency-sweep")
+
+    def _sweep(self):
+        while True:
+            eventlet.sleep(SWEEP_SECONDS)
+            try:
+                removed = self.ledger.prune()
+                if removed:
+                    log.info("idempotency: forgot %d expired keys", removed)
+            except Exception:  # the database may be restarting; the next sweep catches up
+                log.exception("idempotency: sweeping expired keys failed")
 
     def stop(self):
         self.engine.dispose()

@@ -532,6 +532,8 @@ class Delivery(Schema):
     sent_at = fields.String(allow_none=True)
     delivered_at = fields.String(allow_none=True)
     acknowledged_at = fields.String(allow_none=True)
+    held_until = fields.String(allow_none=True, metadata={
+        "description": "When a held delivery goes out: the end of the quiet hours."})
 
 
 class DoorToDoorTask(Delivery):

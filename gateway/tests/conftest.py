@@ -142,7 +142,7 @@ def notify_service(container_factory, service_config, migrated_database, registr
         DATABASE_URL=migrated_database("notify"), PII_KEY=file_config("notify")["PII_KEY"],
         SMS_GATEWAY_URL=http.url + "/sms", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
         WEBHOOK_SECRET="test-secret", FANOUT_POLL_SECONDS=0.2, DISPATCH_POLL_SECONDS=0.2,
-        ESCALATION_CHECK_SECONDS=0.5, CHANNEL_TIMEOUT_SECONDS=2)
+        ESCALATION_CHECK_SECONDS=0.5, CHANNEL_TIMEOUT_SECONDS=2, QUIET_HOURS="off")
     container = container_factory(NotifyService, config)
     container.start()
     return container

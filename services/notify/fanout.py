@@ -9,6 +9,7 @@ deterministic delivery ids (``insert … on conflict do nothing``): none lost, n
 """
 import functools
 import logging
+from dataclasses import dataclass
 from datetime import time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -28,7 +29,6 @@ from notify.models import (
 
 log = logging.getLogger(__name__)
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
-QUIET_START, QUIET_END = time(22, 0), time(7, 0)
 URGENT_SEVERITIES = ("Extreme", "Severe")
 SEGMENTS = ("organizations", "accounts", "copy", "residents")
 LEASE = timedelta(seconds=60)
@@ -56,19 +56,59 @@ def organization_channels(org):
     return (["webhook"] if org.webhook_url else []) + (["email"] if org.emails else []) + ["in_app"]
 
 
-def quiet_until(now, notice, channel, recipient_type):
-    """07:00 local if ``now`` is in quiet hours and this delivery should wait, else ``None``."""
+@dataclass(frozen=True)
+class QuietHours:
+    """The night window in which non-urgent notices to residents wait for morning."""
+
+    start: time = time(22, 0)
+    end: time = time(7, 0)
+    zone: ZoneInfo = LOCAL_TZ
+
+    @classmethod
+    def parse(cls, text, zone=None):
+        """``"22:00-07:00"``; ``off`` (or empty) for none: a community that wants night notices."""
+        zone = ZoneInfo(zone) if zone else LOCAL_TZ
+        if text in (None, False, "", "off"):
+            return None
+        try:
+            start, end = (time.fromisoformat(part.strip()) for part in str(text).split("-"))
+        except ValueError:
+            raise ValueError(f"QUIET_HOURS must look like 22:00-07:00 or be off, not {text!r}") from None
+        return cls(start, end, zone)
+
+    def contains(self, moment):
+        local = moment.astimezone(self.zone).time()
+        if self.start <= self.end:
+            return self.start <= local < self.end
+        return local >= self.start or local < self.end  # the window spans midnight
+
+    def ends_after(self, moment):
+        """The first end of the window after ``moment`` (which is inside it)."""
+        local = moment.astimezone(self.zone)
+        wake = local.replace(hour=self.end.hour, minute=self.end.minute, second=0, microsecond=0)
+        if wake <= local:
+            wake += timedelta(days=1)
+        return wake.astimezone(timezone.utc)
+
+
+# The process's quiet hours: the engine sets them from QUIET_HOURS when notify starts. One
+# setting per process, like the time zone, because every delivery row is written under it.
+quiet_hours = QuietHours()
+
+
+def configure_quiet_hours(setting, zone=None):
+    global quiet_hours
+    quiet_hours = QuietHours.parse(setting, zone)
+
+
+def quiet_until(now, notice, channel, recipient_type, hours=None):
+    """When quiet hours end, if ``now`` is in them and this delivery should wait; else ``None``."""
+    hours = hours or quiet_hours
     if recipient_type != "resident" or channel not in ("sms", "door_to_door"):
         return None  # the in-app inbox makes no noise; organisations work to their own hours
-    if notice.severity in URGENT_SEVERITIES:
+    if notice.severity in URGENT_SEVERITIES or hours is None or not hours.contains(now):
         return None
-    local = now.astimezone(LOCAL_TZ)
-    if QUIET_END <= local.time() < QUIET_START:
-        return None
-    wake = local.replace(hour=7, minute=0, second=0, microsecond=0)
-    if local.time() >= QUIET_START:
-        wake += timedelta(days=1)
-    return wake.astimezone(timezone.utc)
+    return hours.ends_after(now)
 
 
 # -- the audience as a query over the projection ------------------------------------------------

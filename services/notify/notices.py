@@ -178,7 +178,8 @@ def delivery_dict(d, resident=None):
               "recipient_id": d.recipient_id, "channel": d.channel, "status": d.status,
               "assignee": d.assignee, "building_id": d.building_id, "attempts": d.attempts,
               "last_error": d.last_error, "fallback_of": d.fallback_of, "sent_at": iso(d.sent_at),
-              "delivered_at": iso(d.delivered_at), "acknowledged_at": iso(d.acknowledged_at)}
+              "delivered_at": iso(d.delivered_at), "acknowledged_at": iso(d.acknowledged_at),
+              "held_until": iso(d.next_attempt_at) if d.status == "held" else None}
     if resident is not None:
         result["recipient"] = {"name": resident.name, "building_number": resident.building_number,
                                "unit": resident.unit, "floor": resident.floor, "room": resident.room}

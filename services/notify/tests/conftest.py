@@ -66,22 +66,36 @@ def notify_db(migrated_database, receivers):
 
 
 @pytest.fixture
-def notify(container_factory, service_config, notify_db, receivers):
+def start_notify(container_factory, service_config, notify_db, receivers):
+    """``start_notify(**settings)`` → a client calling a notify container over RPC as a caller."""
     http, smtp = receivers
     url, _ = notify_db
-    config = service_config(
-        DATABASE_URL=url, PII_KEY=PII_KEY, SMS_GATEWAY_URL=http.url + "/sms", SMTP_HOST="127.0.0.1",
-        SMTP_PORT=smtp.port, WEBHOOK_SECRET="test-secret", FANOUT_BATCH_SIZE=3, DISPATCH_POLL_SECONDS=0.2,
-        FANOUT_POLL_SECONDS=0.2, ESCALATION_CHECK_SECONDS=0.3, CHANNEL_TIMEOUT_SECONDS=2)
-    container = container_factory(NotifyService, config)
-    container.start()
 
-    class Client:
-        amqp_config = config
+    def start(**overrides):
+        settings = dict(
+            DATABASE_URL=url, PII_KEY=PII_KEY, SMS_GATEWAY_URL=http.url + "/sms", SMTP_HOST="127.0.0.1",
+            SMTP_PORT=smtp.port, WEBHOOK_SECRET="test-secret", FANOUT_BATCH_SIZE=3, DISPATCH_POLL_SECONDS=0.2,
+            FANOUT_POLL_SECONDS=0.2, ESCALATION_CHECK_SECONDS=0.3, CHANNEL_TIMEOUT_SECONDS=2,
+            # Tests about sending must not depend on the hour they run at; the quiet-hours
+            # test sets its own window.
+            QUIET_HOURS="off")
+        settings.update(overrides)
+        config = service_config(**settings)
+        container = container_factory(NotifyService, config)
+        container.start()
 
-        def call(self, method, *args, caller=STAFF, **kwargs):
-            context = {CONTEXT_KEY: caller.to_json()} if caller else {}
-            with ServiceRpcProxy("notify", config, context_data=context) as proxy:
-                return getattr(proxy, method)(*args, **kwargs)
+        class Client:
+            amqp_config = config
 
-    return Client()
+            def call(self, method, *args, caller=STAFF, **kwargs):
+                context = {CONTEXT_KEY: caller.to_json()} if caller else {}
+                with ServiceRpcProxy("notify", config, context_data=context) as proxy:
+                    return getattr(proxy, method)(*args, **kwargs)
+
+        return Client()
+    return start
+
+
+@pytest.fixture
+def notify(start_notify):
+    return start_notify()

@@ -1,5 +1,6 @@
 """notify over RPC with a real broker, PostgreSQL and loopback SMS/SMTP/webhook receivers."""
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
@@ -254,3 +255,28 @@ def test_the_inbox_shows_the_notice_as_the_resident_reads_it(notify):
     english = notify.call("inbox", caller=Caller(account="r5", roles=("resident",), resident_id="r005"))["items"][0]
     assert (english["title"], english["body"], english["language"]) == (
         "Water outage", "Dear 居民5, water is off 9:00–17:00 today.", "en")
+
+
+def test_quiet_hours_hold_non_urgent_sms_and_visits_until_they_end_but_not_severe_ones(start_notify):
+    # A quiet window around this very moment, so the test means the same at any hour it runs.
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start, end = (local - timedelta(hours=1)).strftime("%H:%M"), (local + timedelta(hours=1)).strftime("%H:%M")
+    notify = start_notify(QUIET_HOURS=f"{start}-{end}", TIME_ZONE="Asia/Shanghai")
+
+    quiet = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: notify.call("get_notice", quiet["id"])["status"] == "published", message="the fan-out")
+    wait_for(lambda: all(d["status"] != "pending" for d in deliveries(notify, quiet["id"])),
+             message="dispatch to pass over the held deliveries")
+    by_channel = {}
+    for d in deliveries(notify, quiet["id"]):
+        by_channel.setdefault(d["channel"], set()).add(d["status"])
+    # The inbox makes no noise and the property company works nights: those go at once.
+    assert by_channel == {"in_app": {"delivered"}, "email": {"sent"}, "sms": {"held"}, "door_to_door": {"held"}}
+    held = [d for d in deliveries(notify, quiet["id"]) if d["status"] == "held"]
+    wake = datetime.fromisoformat(held[0]["held_until"]).astimezone(ZoneInfo("Asia/Shanghai"))
+    assert wake.strftime("%H:%M") == end and wake > local
+
+    severe = notify.call("publish_notice", dict(OUTAGE, severity="severe", urgency="Immediate"), caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, severe["id"]), message="the severe notice to be sent")
+    statuses = {d["channel"]: d["status"] for d in deliveries(notify, severe["id"])}
+    assert statuses["sms"] == "sent" and statuses["door_to_door"] == "sent"
