@@ -24,8 +24,11 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark, one after the other (bench/README.md says what each measures).
 bench: $(STAMP)
-	$(BIN)/python -m bench.run_all
+	$(BIN)/python -m bench.bench_import
+	$(BIN)/python -m bench.bench_read
+	$(BIN)/python -m bench.bench_notify
 
 clean:
 	rm -rf $(VENV) data

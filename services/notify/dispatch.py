@@ -95,6 +95,9 @@ class Dispatcher:
         work, now = {}, utcnow()
         for d in deliveries:
             notice = notices[d.notice_id]
+            if notice.status == "cancelled":  # claimed just before the cancel reached it
+                d.status, d.last_error, d.lease_until = "cancelled", "the notice was cancelled", None
+                continue
             expires = notice.expires and (notice.expires if notice.expires.tzinfo else notice.expires.replace(tzinfo=timezone.utc))
             if expires and expires <= now:
                 d.status, d.last_error, d.lease_until = "cancelled", "the notice expired before it could be sent", None

@@ -103,11 +103,18 @@ class NotifyEngine(DependencyProvider):
                                          .order_by(Notice.published_at).limit(10)).scalars().all()
         for notice_id in candidates:
             with transaction(self.Session) as session:
+                if fanout.source_still_publishing(session, notice_id):
+                    continue  # a correction goes to the original's recipients: wait until they are all known
                 if not fanout.claim(session, notice_id, utcnow(), self.lease):
                     continue  # another process has it
             while self.loops["fanout"].running:
                 with transaction(self.Session) as session:
-                    notice = session.get(Notice, notice_id)
+                    # Locked for the batch, so a cancel either waits for this batch (and then
+                    # cancels its deliveries too) or has already happened (and we stop here).
+                    notice = fanout.lock_notice(session, notice_id)
+                    if notice.status != "publishing":
+                        log.info("notice %s was %s during its fan-out; stopped", notice_id, notice.status)
+                        break
                     written = fanout.next_batch(session, notice, self.batch_size, utcnow(), self.lease)  # renews it
                     if written is None:
                         notice.status, notice.fanned_out_at, notice.fanout_lease_until = "published", utcnow(), None

@@ -241,6 +241,20 @@ _PG_TYPES = {DateTime: "timestamptz", Integer: "integer"}
 
 # -- the resumable walk -------------------------------------------------------------------------
 
+def lock_notice(session, notice_id):
+    """The notice, its row locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
+    return session.execute(select(Notice).where(Notice.id == notice_id)
+                           .with_for_update().execution_options(populate_existing=True)).scalar_one()
+
+
+def source_still_publishing(session, notice_id):
+    """True for an Update or Cancel whose original is still being fanned out."""
+    notice = session.get(Notice, notice_id)
+    source = (notice.audience or {}).get("copy_of") if notice else None
+    return bool(source) and session.execute(
+        select(Notice.status).where(Notice.id == source)).scalar() == "publishing"
+
+
 def claim(session, notice_id, now, lease=LEASE):
     """Take the fan-out lease on a notice; False if another process holds it. A process that
     dies holding it delays its notice by at most ``lease`` (renewed at every batch while alive)."""

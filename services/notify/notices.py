@@ -298,6 +298,9 @@ def cancel_notice(session, caller, notice_id, data, now=None):
     original = load_visible(session, caller, notice_id)
     if not may_manage(caller, original):
         raise Forbidden("Only the issuer (or staff) may cancel a notice.")
+    # Wait for a fan-out batch in flight (it holds this lock), so the deliveries it writes are
+    # cancelled below too; the fan-out stops at its next batch when it sees the status.
+    original = fanout.lock_notice(session, original.id)
     if original.status == "cancelled":
         raise IllegalTransition("The notice is already cancelled.", {"notice": ["Cancelled."]})
     session.execute(update(Delivery).where(Delivery.notice_id == original.id, Delivery.status.in_(("pending", "held")))

@@ -1,15 +1,18 @@
 """notify over RPC with a real broker, PostgreSQL and loopback SMS/SMTP/webhook receivers."""
+import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select
 
+from heyun.db import make_engine
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.testing import wait_for
 from notify.cap import validate_cap
 from notify.models import Delivery
 from notify.tests.conftest import GRID_WORKER_1, PROPERTY, STAFF, WATER_PLANT
+from notify.tests.test_resumable import GRIDS, fill_projection
 
 OUTAGE = {
     "title": "停水通知：{building}号楼", "body": "{name}您好，因管网施工，今日9:00–17:00停水；4层以上水压偏低。",
@@ -280,3 +283,34 @@ def test_quiet_hours_hold_non_urgent_sms_and_visits_until_they_end_but_not_sever
     wait_for(lambda: settled(notify, severe["id"]), message="the severe notice to be sent")
     statuses = {d["channel"]: d["status"] for d in deliveries(notify, severe["id"])}
     assert statuses["sms"] == "sent" and statuses["door_to_door"] == "sent"
+
+
+def test_a_cancel_in_the_middle_of_a_fan_out_stops_it_and_sends_nothing_more(start_notify, migrated_database):
+    url = migrated_database("notify")
+    fill_projection(url, 50_000)
+    notify = start_notify(DATABASE_URL=url, FANOUT_BATCH_SIZE=100)  # 500 batches: time to cancel in between
+    engine = make_engine(url)
+
+    def written(notice_id, *statuses):
+        query = select(func.count()).select_from(Delivery).where(Delivery.notice_id == notice_id)
+        if statuses:
+            query = query.where(Delivery.status.in_(statuses))
+        with engine.connect() as connection:
+            return connection.execute(query).scalar()
+
+    created = notify.call("publish_notice", dict(OUTAGE, severity="severe", audience={"grid_ids": list(GRIDS)}),
+                          caller=STAFF)
+    wait_for(lambda: written(created["id"]) > 0, message="the fan-out to start")
+    cancel = notify.call("cancel_notice", created["id"], {"reason": "施工取消，正常供水。"}, caller=STAFF)
+    wait_for(lambda: notify.call("get_notice", cancel["id"])["status"] == "published",
+             timeout=30, message="the cancellation to go out")
+
+    at_cancel = written(created["id"])
+    assert 0 < at_cancel < 50_000  # the fan-out stopped part-way
+    wait_for(lambda: written(created["id"], "pending", "held") == 0, message="dispatch to settle")
+    assert notify.call("get_notice", created["id"])["status"] == "cancelled"  # not "published" by the fan-out
+    time.sleep(1.5)  # several fan-out and dispatch rounds
+    assert written(created["id"]) == at_cancel
+    # Only those already reached are told of the cancellation.
+    assert written(cancel["id"]) == written(created["id"], "sent", "delivered")
+    engine.dispose()
