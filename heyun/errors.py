@@ -62,8 +62,16 @@ class Forbidden(DomainError):
     title = "Forbidden"
 
 
+@deserialize_to_instance
+class BadSignature(DomainError):
+    """A machine caller (an SMS gateway posting receipts) did not prove who it is."""
+
+    status = 401
+    title = "Bad signature"
+
+
 # Tuple for ``@rpc(expected_exceptions=USER_ERRORS)``.
-USER_ERRORS = (InvalidInput, NotFound, Conflict, Forbidden)
+USER_ERRORS = (InvalidInput, NotFound, Conflict, Forbidden, BadSignature)
 
 
 def from_marshmallow(exc, prefix=""):

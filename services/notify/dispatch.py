@@ -148,30 +148,33 @@ class Dispatcher:
             d.status = "failed"
             fallbacks.append(d)
         if fallbacks:
-            fanout.insert_deliveries(session, self._fallback_rows(session, fallbacks, now))
+            fanout.insert_deliveries(session, fallback_rows(session, fallbacks, now))
 
-    def _fallback_rows(self, session, failed, now):
-        notices = {n.id: n for n in session.execute(select(Notice).where(
-            Notice.id.in_({d.notice_id for d in failed}))).scalars()}
-        workers = fanout.grid_worker_accounts(session)
-        rows = []
-        for d in failed:
-            notice = notices[d.notice_id]
-            if d.recipient_type == "resident":
-                resident = session.get(ResidentRecipient, d.recipient_id)
-                order = fanout.resident_channels(resident) if resident else []
-                following = order[order.index(d.channel) + 1:] if d.channel in order else []
-                if not following and resident is not None and d.channel != "door_to_door":
-                    following = ["door_to_door"]  # a recipient with no channel left gets a visit
-                if following:
-                    rows.append(fanout.resident_row(notice, now, resident, workers, following[0], d.id))
-            elif d.recipient_type == "organization":
-                org = session.get(OrganizationRecipient, d.recipient_id)
-                order = fanout.organization_channels(org) if org else []
-                following = order[order.index(d.channel) + 1:] if d.channel in order else []
-                if following:
-                    rows.append(fanout.delivery_row(notice, now, "organization", d.recipient_id, following[0],
-                                                    fallback_of=d.id))
-            log.warning("delivery %s of notice %s on %s failed (%s); fell back to %s", d.id, d.notice_id,
-                        d.channel, d.last_error, rows[-1]["channel"] if rows and rows[-1]["fallback_of"] == d.id else "nothing")
-        return rows
+
+def fallback_rows(session, failed, now):
+    """The next delivery for each finally failed one: the recipient's next channel, door to door
+    for a resident with none left, nothing for an organisation with none left."""
+    notices = {n.id: n for n in session.execute(select(Notice).where(
+        Notice.id.in_({d.notice_id for d in failed}))).scalars()}
+    workers = fanout.grid_worker_accounts(session)
+    rows = []
+    for d in failed:
+        notice = notices[d.notice_id]
+        if d.recipient_type == "resident":
+            resident = session.get(ResidentRecipient, d.recipient_id)
+            order = fanout.resident_channels(resident) if resident else []
+            following = order[order.index(d.channel) + 1:] if d.channel in order else []
+            if not following and resident is not None and d.channel != "door_to_door":
+                following = ["door_to_door"]  # a recipient with no channel left gets a visit
+            if following:
+                rows.append(fanout.resident_row(notice, now, resident, workers, following[0], d.id))
+        elif d.recipient_type == "organization":
+            org = session.get(OrganizationRecipient, d.recipient_id)
+            order = fanout.organization_channels(org) if org else []
+            following = order[order.index(d.channel) + 1:] if d.channel in order else []
+            if following:
+                rows.append(fanout.delivery_row(notice, now, "organization", d.recipient_id, following[0],
+                                                fallback_of=d.id))
+        log.warning("delivery %s of notice %s on %s failed (%s); fell back to %s", d.id, d.notice_id,
+                    d.channel, d.last_error, rows[-1]["channel"] if rows and rows[-1]["fallback_of"] == d.id else "nothing")
+    return rows

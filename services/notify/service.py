@@ -3,6 +3,7 @@ the rules live in notices, fanout, dispatch, projection and rules; the engine ru
 import logging
 
 import eventlet
+from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
@@ -12,9 +13,9 @@ from heyun.events import asyncapi_document
 from heyun.handlers import claim, event_handler, multi_event_handler
 from heyun.identity import SYSTEM, CallerIdentity
 from heyun.rpc import user_rpc
-from notify import cap, events, fanout, notices, projection, rules, schemas
+from notify import cap, events, fanout, notices, projection, receipts, rules, schemas
 from notify.engine import NotifyEngine
-from notify.models import Notice, ResidentRecipient
+from notify.models import Notice, ResidentRecipient, utcnow
 from notify.schemas import listing, load
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class NotifyService:
 
     db = Database()
     context = CallerIdentity()
+    config = Config()
     engine = NotifyEngine()
     registry = RpcProxy("registry")
 
@@ -138,6 +140,16 @@ class NotifyService:
         with self.db.transaction() as session:
             notice = notices.load_visible(session, self.caller, notice_id)
             return cap.notice_to_cap(notices.cap_fields(session, notice)).decode("utf-8")
+
+    @user_rpc
+    def record_sms_receipts(self, raw_body, signature):
+        """The SMS gateway's delivery receipts, as it sent them (the signature covers the raw body)."""
+        parsed = receipts.parse(self.config.get("SMS_RECEIPT_SECRET"), raw_body, signature)
+        with self.db.transaction() as session:
+            counts = receipts.record(session, "sms", parsed, utcnow())
+        if counts["failed"]:
+            self.engine.wake("dispatch")  # the fall-backs are due now
+        return counts
 
     @rpc
     def escalate_overdue(self):
