@@ -1,8 +1,9 @@
 """SMS through the operator's HTTP gateway: ``POST SMS_GATEWAY_URL`` with
 ``{"to": phone, "text": "<title>\\n<body>", "reference": delivery_id}`` as UTF-8 JSON.
 
-The gateway's 2xx means it accepted the message (``sent``); the handset's receipt, if the gateway
-reports one, would arrive later. Phone numbers are personal data: they appear in logs and stored
+The gateway's 2xx means it accepted the message (``sent``); the handset's receipt arrives later,
+signed, through ``POST /api/v1/notify/sms-receipts`` (``notify.receipts``): ``delivered``, or
+``failed`` and the resident's next channel takes over. Phone numbers are personal data: they appear in logs and stored
 details only masked (138****5678).
 """
 import re
