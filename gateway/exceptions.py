@@ -30,6 +30,13 @@ class IdempotencyKeyReused(DomainError):
     title = "Idempotency key reused"
 
 
+class InvalidIdempotencyKey(DomainError):
+    """An Idempotency-Key (or the path it is for) the ledger cannot store."""
+
+    status = 422
+    title = "Invalid Idempotency-Key"
+
+
 class IdempotentRequestInProgress(DomainError):
     status = 409
     title = "Request in progress"

@@ -3,15 +3,22 @@
 ``api(...)`` declares a route with what it needs (roles, query and body schemas, upload), and
 ``ApiEndpoint`` runs the same pipeline for every route before a worker is spawned:
 
-    authenticate (401) → role (403) → size (413) → content type (415) → JSON (400)
-    → schema (422) → Idempotency-Key (replay) → worker → JSON or problem+json
+    authenticate (401) → role (403) → path ids (404) → size (413) → content type (415)
+    → JSON (400) → text (422) → schema (422) → Idempotency-Key (replay) → worker
+    → JSON or problem+json
 
 so the service's methods only call the services and return what they answer (a route declared
 with ``optional_body`` takes an empty body as ``{}``). ``ApiServer``
 serves ``/healthz`` and ``/metrics`` itself, turns unknown routes and methods into problems,
 and times every request. No response ever carries a traceback (see ``problems.py``).
+
+What a user typed is checked here once for what no schema thinks of and the database or XML
+cannot store: a NUL or another control character (PostgreSQL refuses NUL in text, XML refuses the
+C0 controls) or half of a UTF-16 surrogate pair (not encodable as UTF-8) in a JSON string or key
+or a query parameter is a 422 naming the field; a path id with one, or longer than any id, is a 404.
 """
 import json
+import re
 import time
 from functools import partial
 
@@ -27,7 +34,7 @@ from gateway.exceptions import MalformedJson, UnsupportedMediaType
 from gateway.idempotency import IdempotencyStore, body_hash
 from gateway.metrics import HttpMetrics
 from gateway.problems import JSON_TYPE, dumps, response_from_exception
-from heyun.errors import DomainError, Forbidden
+from heyun.errors import DomainError, Forbidden, NotFound
 from heyun.identity import CONTEXT_KEY
 from marshmallow import ValidationError
 
@@ -40,6 +47,12 @@ SPREADSHEET_TYPES = {
 }
 # User errors raised in a worker: answered as problems, not logged as crashes.
 EXPECTED = (DomainError, ValidationError)
+# Characters no text field may hold: C0 controls except tab, newline and carriage return, and
+# lone surrogates (JSON's "\ud800" escape decodes to one; it cannot be written as UTF-8).
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# Every id is a UUID (36 characters); a longer path value names nothing, and keeps every path
+# within what the Idempotency-Key ledger stores (500 characters).
+MAX_ID_LENGTH = 100
 
 
 class ApiWsgiApp:
@@ -97,13 +110,54 @@ def load(schema, data, partial=False):
     return schema.load(data, partial=partial)
 
 
+def _refuse_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
 def parse_json(raw):
     if not raw.strip():
         raise MalformedJson("The body is empty; send a JSON object.")
     try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        return json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant)
+    except RecursionError:  # "[[[[…" nested deeper than Python's stack
+        raise MalformedJson("The body is nested too deeply.") from None
+    except ValueError as exc:
+        # Also an integer of more than 4300 digits (Python's int_max_str_digits), and NaN or
+        # Infinity, which Python accepts but JSON does not; JSONDecodeError and
+        # UnicodeDecodeError are ValueErrors too.
         raise MalformedJson(f"The body is not valid UTF-8 JSON: {exc}") from None
+
+
+def check_text(data):
+    """Refuse (422, naming each field path) strings and keys holding ``UNSTORABLE`` characters.
+    Iterative, since parsed JSON may be nested nearly as deep as the recursion limit."""
+    errors = {}
+    pending = [("", data)]
+    while pending:
+        path, value = pending.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                if isinstance(key, str) and UNSTORABLE.search(key):
+                    errors[UNSTORABLE.sub("?", child)] = ["The field name contains a control character."]
+                else:
+                    pending.append((child, item))
+        elif isinstance(value, list):
+            pending.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
+        elif isinstance(value, str) and UNSTORABLE.search(value):
+            errors[path or "_schema"] = [
+                "Contains a control character or invalid Unicode (only tab and line breaks are allowed)."]
+    if errors:
+        raise ValidationError(errors)
+    return data
+
+
+def check_path_values(values):
+    """Path values are ids: one no id could be (a control character, too long) is unknown, 404."""
+    for value in values.values():
+        if isinstance(value, str) and (len(value) > MAX_ID_LENGTH or UNSTORABLE.search(value)):
+            raise NotFound("Nothing has this id.")
+    return values
 
 
 class ApiEndpoint(HttpRequestHandler):
@@ -148,9 +202,9 @@ class ApiEndpoint(HttpRequestHandler):
                                            self.container.config["TOKEN_SECRET"])
             if self.roles and not caller.has_role(*self.roles):
                 raise Forbidden("Your role may not do this.")
-        kwargs = dict(request.path_values)
+        kwargs = check_path_values(dict(request.path_values))
         if self.query_schema is not None:
-            kwargs["query"] = load(self.query_schema, request.args.to_dict(flat=True))
+            kwargs["query"] = load(self.query_schema, check_text(request.args.to_dict(flat=True)))
         raw = b""
         if self.body_schema is not None:
             raw = self._read(request)
@@ -159,7 +213,8 @@ class ApiEndpoint(HttpRequestHandler):
             else:
                 if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
                     raise UnsupportedMediaType("Send the body as application/json.")
-                kwargs["body"] = load(self.body_schema, parse_json(raw), partial=self.method == "PATCH")
+                kwargs["body"] = load(self.body_schema, check_text(parse_json(raw)),
+                                      partial=self.method == "PATCH")
         elif self.upload:
             raw = self._read(request)
             kwargs["upload"] = self._upload(request, raw)

@@ -25,13 +25,15 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
-from gateway.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress
+from gateway.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidIdempotencyKey
 from gateway.models import IdempotentRequest
 from heyun.db import make_engine, transaction, utcnow
 
 log = logging.getLogger(__name__)
 
-MAX_KEY_LENGTH = 200
+# The columns' sizes: a longer key or path would fail the claim's insert.
+MAX_KEY_LENGTH = IdempotentRequest.key.type.length     # 200
+MAX_PATH_LENGTH = IdempotentRequest.path.type.length   # 500
 RETENTION = timedelta(hours=24)
 SWEEP_SECONDS = 3600
 
@@ -57,10 +59,16 @@ class IdempotencyLedger:
 
     def claim(self, account, key, method, path, digest):
         """``None`` if this request now owns the key, else the stored first response."""
-        if not key or len(key) > MAX_KEY_LENGTH:
-            raise IdempotencyKeyReused(
-                "The Idempotency-Key must be 1 to 200 characters.",
-                {"Idempotency-Key": ["Must be 1 to 200 characters."]})
+        # Checked before the insert, which would otherwise fail with a database error (a 500)
+        # on a value its columns cannot hold (too long, or a NUL PostgreSQL refuses in text).
+        if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
+            raise InvalidIdempotencyKey(
+                f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
+                {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]})
+        if len(path) > MAX_PATH_LENGTH:
+            raise InvalidIdempotencyKey(
+                f"An Idempotency-Key can be used on paths of at most {MAX_PATH_LENGTH} characters.",
+                {"path": [f"At most {MAX_PATH_LENGTH} characters with an Idempotency-Key."]})
         try:
             with transaction(self.Session) as session:
                 session.add(IdempotentRequest(account=account, key=key, method=method, path=path,

@@ -14,6 +14,9 @@ from datetime import date, datetime
 from marshmallow import ValidationError
 
 CHUNK_ROWS = 1000
+# What openpyxl raises on a damaged file: a broken zip, a missing part, malformed XML
+# (ElementTree's ParseError is a SyntaxError), a bad cell reference or value, a missing shared string.
+XLSX_ERRORS = (zipfile.BadZipFile, KeyError, IndexError, ValueError, TypeError, OSError, SyntaxError)
 
 
 def unreadable(message):
@@ -47,7 +50,11 @@ def _csv_rows(data):
         dialect = csv.Sniffer().sniff(text[:4096], delimiters=",;\t")
     except csv.Error:
         dialect = csv.excel
-    return [[cell.strip() for cell in row] for row in csv.reader(io.StringIO(text), dialect)]
+    reader = csv.reader(io.StringIO(text), dialect)
+    try:
+        return [[cell.strip() for cell in row] for row in reader]
+    except csv.Error as exc:  # a cell over csv's field_size_limit (131,072 characters)
+        raise unreadable(f"The CSV file cannot be read at line {reader.line_num}: {exc}.") from None
 
 
 def _xlsx_rows(data):
@@ -55,13 +62,18 @@ def _xlsx_rows(data):
 
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    except XLSX_ERRORS as exc:
         raise unreadable(f"The XLSX file cannot be read: {exc.__class__.__name__}.") from None
+    # Read-only mode parses the sheet while we iterate, so a damaged sheet fails here, row by row.
+    rows = []
     try:
-        sheet = workbook.worksheets[0]
-        return [[_cell(value) for value in row] for row in sheet.iter_rows(values_only=True)]
+        for row in workbook.worksheets[0].iter_rows(values_only=True):
+            rows.append([_cell(value) for value in row])
+    except XLSX_ERRORS as exc:
+        raise unreadable(f"The XLSX file cannot be read at row {len(rows) + 1}: {exc.__class__.__name__}.") from None
     finally:
         workbook.close()
+    return rows
 
 
 def read(kind, data):

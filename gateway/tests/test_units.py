@@ -10,7 +10,8 @@ from openpyxl import Workbook
 from werkzeug.exceptions import MethodNotAllowed, NotFound as RouteNotFound, RequestEntityTooLarge
 
 from gateway import accounts, schemas, spreadsheets
-from gateway.exceptions import MalformedJson, Unauthorized, UnsupportedMediaType
+from gateway.exceptions import InvalidIdempotencyKey, MalformedJson, Unauthorized, UnsupportedMediaType
+from gateway.idempotency import IdempotencyLedger
 from gateway.problems import problem_for, response_from_exception
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.identity import Caller
@@ -126,11 +127,24 @@ def test_chunks_keep_spreadsheet_row_numbers():
 @pytest.mark.parametrize("kind, data", [
     ("csv", b""), ("csv", b"\r\n\r\n"), ("csv", "姓名,性别\n".encode()), ("xlsx", b"not a zip file"),
     ("csv", b"\xff\xfe\x00\xd8\x00\xdc" * 3),
+    ("csv", b"name\n" + b"x" * 200_000 + b"\n"),  # a cell over the csv module's field limit
 ])
 def test_empty_or_unreadable_files_are_validation_errors(kind, data):
     with pytest.raises(ValidationError) as caught:
         spreadsheets.read(kind, data)
     assert "file" in caught.value.messages
+
+
+# -- idempotency -------------------------------------------------------------------------------
+@pytest.mark.parametrize("key, path, field", [
+    ("k\u0000ey", "/api/v1/organizations", "Idempotency-Key"),   # PostgreSQL refuses NUL in text
+    ("key", "/api/v1/" + "p" * 500, "path"),                     # the path column holds 500
+])
+def test_a_claim_the_ledger_cannot_store_is_refused_before_touching_the_database(key, path, field):
+    ledger = IdempotencyLedger(Session=None, claim_timeout=None)  # never reached
+    with pytest.raises(InvalidIdempotencyKey) as caught:
+        ledger.claim("staff", key, "POST", path, "0" * 64)
+    assert field in problem_for(caught.value)["errors"]
 
 
 # -- passwords and tokens ----------------------------------------------------------------------

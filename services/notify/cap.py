@@ -43,6 +43,10 @@ MSG_TYPES = ("Alert", "Update", "Cancel")
 # characters (< and &)", because references are written as "sender,identifier,sent" lists.
 _CAP_TOKEN = re.compile(r"[^\s,<&]+")
 
+# Characters XML 1.0 cannot carry (C0 controls but tab and line breaks, lone surrogates, U+FFFE
+# and U+FFFF): lxml raises on them. Notices stored before notify refused them must still export.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
 _cap = ElementMaker(namespace=CAP_NAMESPACE, nsmap={None: CAP_NAMESPACE})
 
 
@@ -94,15 +98,21 @@ def _info(notice, language, headline, description):
     _optional(info, "senderName", english and notice.get("issuer_name_en") or notice.get("issuer_name"))
     _optional(info, "headline", headline)
     _optional(info, "description", description)
-    area = english and notice.get("area_description_en") or notice.get("area_description")
+    area = _xml_text(english and notice.get("area_description_en") or notice.get("area_description"))
     if area:
         info.append(_cap.area(_cap.areaDesc(area)))
     return info
 
 
 def _optional(parent, tag, value):
-    if value:
-        parent.append(getattr(_cap, tag)(str(value)))
+    text = _xml_text(value)
+    if text:
+        parent.append(getattr(_cap, tag)(text))
+
+
+def _xml_text(value):
+    """``value`` as text XML can carry: what it cannot is dropped (a reader loses nothing visible)."""
+    return _NOT_XML.sub("", str(value)) if value else ""
 
 
 def cap_datetime(value):

@@ -1,4 +1,6 @@
 """What notify accepts over RPC; every entrypoint loads its input through one of these."""
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from heyun.schemas import Paging, listing, load  # noqa: F401 (re-exported for the service)
@@ -13,6 +15,24 @@ TAGS = (
     "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
     "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
 )
+
+
+# C0 controls but tab and line breaks, and lone surrogates: a notice's text goes into XML (its
+# CAP export), which cannot carry them, and PostgreSQL refuses NUL.
+UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+
+
+def printable(value):
+    if UNPRINTABLE.search(value):
+        raise ValidationError("Contains a control character (only tab and line breaks are allowed).")
+
+
+class Text(fields.String):
+    """Free text people write (titles, bodies, reasons, notes): refuses control characters."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.validators.append(printable)
 
 
 class Severity(fields.String):
@@ -43,10 +63,10 @@ class Audience(Schema):
 
 
 class NoticeCreate(Schema):
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    body = fields.String(required=True, validate=validate.Length(1, 5000))
-    title_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 200))
-    body_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
+    title = Text(required=True, validate=validate.Length(1, 200))
+    body = Text(required=True, validate=validate.Length(1, 5000))
+    title_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 200))
+    body_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
     category = fields.String(required=True, validate=validate.OneOf(CATEGORIES))
     severity = Severity(SEVERITIES, load_default="Moderate")
     urgency = Severity(URGENCIES, load_default="Expected")
@@ -69,16 +89,16 @@ class NoticeCreate(Schema):
 class NoticeUpdate(Schema):
     """A correction (CAP msgType Update): new text for the same recipients."""
 
-    title = fields.String(required=True, validate=validate.Length(1, 200))
-    body = fields.String(required=True, validate=validate.Length(1, 5000))
-    title_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 200))
-    body_en = fields.String(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
+    title = Text(required=True, validate=validate.Length(1, 200))
+    body = Text(required=True, validate=validate.Length(1, 5000))
+    title_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 200))
+    body_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
     severity = Severity(SEVERITIES, load_default=None, allow_none=True)
     expires = fields.AwareDateTime(allow_none=True, load_default=None)
 
 
 class NoticeCancel(Schema):
-    reason = fields.String(required=True, validate=validate.Length(1, 1000))
+    reason = Text(required=True, validate=validate.Length(1, 1000))
 
 
 class NoticeFilters(Schema):
@@ -96,6 +116,6 @@ class DeliveryFilters(Schema):
 
 class Acknowledgement(Schema):
     resident_id = fields.String(allow_none=True, load_default=None)  # a grid worker's hand-over
-    note = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
+    note = Text(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
 
 

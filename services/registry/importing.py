@@ -35,6 +35,14 @@ COLUMNS = {
     "origin_village": ("原村", "原籍村", "origin_village"),
 }
 REQUIRED = ("name", "id_number", "building", "floor", "room")
+# The cells stored as typed, with their columns: a value too long for its column, or holding a
+# character PostgreSQL (NUL) or XML (the other C0 controls) refuses, would fail the insert of the
+# whole chunk and lose its good rows, so it is that row's error instead.
+TEXT_COLUMNS = {
+    "name": Resident.name, "room": Dwelling.room,
+    "relation_to_head": Resident.relation_to_head, "origin_village": Household.origin_village,
+}
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 TAG_WORDS = {
     "高龄": "elderly", "老年": "elderly", "独居": "living_alone", "行动不便": "mobility_impaired",
@@ -86,9 +94,15 @@ def parse_row(cells, positions, buildings):
         return "" if value is None else str(value).strip()
 
     errors, row = [], {}
-    row["name"] = cell("name")
-    if not row["name"] or len(row["name"]) > 100:
-        errors.append(("name", "A name is required (at most 100 characters)."))
+    for field, column in TEXT_COLUMNS.items():
+        value, limit = cell(field), column.type.length
+        if field in REQUIRED and not value:
+            errors.append((field, f"Required (at most {limit} characters)."))
+        elif len(value) > limit:
+            errors.append((field, f"At most {limit} characters, not {len(value)}."))
+        elif UNSTORABLE.search(value):
+            errors.append((field, "Contains a control character (only tab and line breaks are allowed)."))
+        row[field] = value or None
     stated_gender = stated_birth = None
     if cell("gender"):
         stated_gender = GENDER_WORDS.get(cell("gender").lower())
@@ -123,9 +137,6 @@ def parse_row(cells, positions, buildings):
         row["floor"] = _int(cell("floor"), 1, building.floors if building else 60, "The floor")
     except ValueError as exc:
         errors.append(("floor", str(exc)))
-    row["room"] = cell("room")
-    if not row["room"] or len(row["room"]) > 10:
-        errors.append(("room", "A room number is required (at most 10 characters)."))
     tags = []
     for word in TAG_SPLIT.split(cell("tags")):
         if word:
@@ -134,8 +145,6 @@ def parse_row(cells, positions, buildings):
                 errors.append(("tags", f"Unknown tag {word}."))
             tags.append(tag)
     row["tags"] = tags
-    row["relation_to_head"] = cell("relation_to_head") or None
-    row["origin_village"] = cell("origin_village") or None
     row["building"] = building
     return (None, errors) if errors else (row, [])
 

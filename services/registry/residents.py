@@ -15,7 +15,7 @@ from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
 from registry.pii import Viewer
-from registry.places import dwelling_payload, get_or_404, page, resolve_dwelling
+from registry.places import dwelling_payload, page, resolve_dwelling
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 HEAD_RELATIONS = ("户主", "head")
@@ -315,11 +315,17 @@ def household_dict(session, household):
     }
 
 
-def list_households(session, caller, filters, paging):
+def households_visible_to(caller):
+    """Households joined to their place, narrowed like residents: a grid worker sees their grids'."""
     query = (select(Household).outerjoin(Dwelling, Household.dwelling_id == Dwelling.id)
              .outerjoin(Building, Dwelling.building_id == Building.id))
     if not caller.community_wide and caller.has_role("grid_worker"):
         query = query.where(Building.grid_id.in_(caller.grid_ids or ["-"]))
+    return query
+
+
+def list_households(session, caller, filters, paging):
+    query = households_visible_to(caller)
     if filters.get("building_id"):
         query = query.where(Building.id == filters["building_id"])
     if filters.get("origin_village"):
@@ -328,8 +334,12 @@ def list_households(session, caller, filters, paging):
     return page(session, query, paging, lambda h: household_dict(session, h))
 
 
-def get_household(session, household_id):
-    return household_dict(session, get_or_404(session, Household, household_id, "household"))
+def get_household(session, caller, household_id):
+    household = session.execute(households_visible_to(caller).where(Household.id == household_id)).scalar()
+    if household is None:
+        # Out of scope looks the same as unknown, as for residents: the id's existence must not leak.
+        raise NotFound(f"No household with id {household_id}.")
+    return household_dict(session, household)
 
 
 def register_household(session, caller, data):

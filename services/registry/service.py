@@ -101,7 +101,7 @@ class RegistryService:
     @user_rpc
     def get_household(self, household_id):
         with self.db.transaction() as session:
-            return residents.get_household(session, household_id)
+            return residents.get_household(session, self.caller, household_id)
 
     @user_rpc
     def register_household(self, data):
