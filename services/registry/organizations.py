@@ -3,11 +3,19 @@ station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
 from heyun.errors import Conflict
+from heyun.events import EventType
 from heyun.outbox import record
 from registry import idnumbers
-from registry.events import ORGANIZATION_REGISTERED
+from registry.events import ORGANIZATION_REGISTERED, OrganizationPayload
 from registry.models import Organization, ServiceItem
 from registry.places import get_or_404, page
+
+# The whole organisation as it now is, like ``organization_registered``, so a projection applies
+# both the same way (an upsert) and learns a new webhook URL or e-mail address at once.
+ORGANIZATION_UPDATED = EventType("organization_updated", OrganizationPayload,
+                                 "An organisation's name, contacts or webhook URL changed.")
+EVENTS = (ORGANIZATION_UPDATED,)  # published beside ``events.ALL``
+UPDATABLE = ("name", "contacts", "webhook_url")  # the kind never changes: accounts link by it
 
 
 def organization_dict(org, caller):
@@ -39,14 +47,32 @@ def get_organization(session, caller, organization_id):
     return organization_dict(get_or_404(session, Organization, organization_id, "organisation"), caller)
 
 
-def create_organization(session, caller, data):
-    if session.execute(select(Organization.id).where(Organization.name == data["name"])).first():
+def refuse_taken_name(session, name):
+    if session.execute(select(Organization.id).where(Organization.name == name)).first():
         raise Conflict("An organisation with this name exists.", {"name": ["Already registered."]})
+
+
+def create_organization(session, caller, data):
+    refuse_taken_name(session, data["name"])
     org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [],
                        webhook_url=data.get("webhook_url"))
     session.add(org)
     session.flush()
     record(session, ORGANIZATION_REGISTERED, organization_payload(org))
+    return organization_dict(org, caller)
+
+
+def update_organization(session, caller, organization_id, changes):
+    """Change what ``changes`` names (of ``UPDATABLE``); a change is announced, no change is not."""
+    org = get_or_404(session, Organization, organization_id, "organisation")
+    changed = [key for key in UPDATABLE if key in changes and changes[key] != getattr(org, key)]
+    if "name" in changed:
+        refuse_taken_name(session, changes["name"])
+    for key in changed:
+        setattr(org, key, changes[key])
+    if changed:
+        session.flush()
+        record(session, ORGANIZATION_UPDATED, organization_payload(org))
     return organization_dict(org, caller)
 
 

@@ -44,7 +44,7 @@ class RegistryService:
     @rpc
     def catalogue(self):
         """The AsyncAPI document of every event the registry publishes."""
-        return asyncapi_document(self.name, events.ALL)
+        return asyncapi_document(self.name, events.ALL + organizations.EVENTS)
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
@@ -181,6 +181,15 @@ class RegistryService:
     def create_organization(self, data):
         data = load(schemas.OrganizationCreate(), data)
         return self._write(lambda session: organizations.create_organization(session, self.caller, data))
+
+    @user_rpc
+    def update_organization(self, organization_id, data):
+        # The create schema with nothing required and no kind; its defaults (no contacts, no
+        # webhook) are dropped again, so a field not sent is left as it is.
+        loaded = load(schemas.OrganizationCreate(exclude=("kind",)), data, partial=("name",))
+        changes = {key: value for key, value in loaded.items() if key in data}
+        return self._write(lambda session: organizations.update_organization(
+            session, self.caller, organization_id, changes))
 
     @user_rpc
     def list_service_items(self, limit=50, offset=0):
