@@ -8,12 +8,16 @@ caller), never re-filled by the gateway.
 """
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from gateway.accounts import ROLES
+
 # Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
 TAGS = (
     "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
     "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
 )
 GENDERS = ("male", "female")
+LANGUAGES = ("zh", "en")
+RESIDENT_CHANNELS = ("in_app", "sms", "door_to_door")
 ORGANIZATION_KINDS = (
     "property_management", "water_utility", "police_station", "legal_advisor", "street_office",
     "social_organization", "power_utility", "gas_utility",
@@ -31,6 +35,14 @@ def Text(maximum, **kwargs):
 class TokenRequest(Schema):
     username = Text(100, required=True)
     password = Text(200, required=True)
+
+
+# What a username may be: it appears in paths (/accounts/{username}) and in the audit of who did
+# what, so letters, digits and . _ @ - only.
+USERNAME = validate.Regexp(r"^[A-Za-z0-9][A-Za-z0-9._@-]*$",
+                           error="Use letters, digits and . _ @ - only, starting with a letter or digit.")
+# At least 8 characters (NIST SP 800-63B's minimum); the demo's own password is 11.
+NEW_PASSWORD = validate.Length(8, 200)
 
 
 class TokenResponse(Schema):
@@ -88,6 +100,10 @@ class OrganizationQuery(Paging):
     kind = fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
 
 
+class AccountQuery(Paging):
+    role = fields.String(validate=validate.OneOf(ROLES))
+
+
 class ProxyRequestQuery(Paging):
     status = fields.String(validate=validate.OneOf(PROXY_STATUSES))
     resident_id = fields.String()
@@ -120,11 +136,16 @@ class ResidentCreate(Schema):
     tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
     relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
     household_id = fields.String(allow_none=True)
+    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={"description": "Default zh."})
+    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(RESIDENT_CHANNELS), metadata={
+        "description": "How notices reach them first; null: in-app, or door to door without a smartphone."})
     dwelling = fields.Nested(DwellingRef, required=True)
 
 
 class ResidentUpdate(Schema):
     name = Text(100)
+    language = fields.String(validate=validate.OneOf(LANGUAGES))
+    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(RESIDENT_CHANNELS))
     phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
     tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
     relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
@@ -159,10 +180,42 @@ class Contact(Schema):
     email = fields.Email(allow_none=True)
 
 
+def WebhookUrl(**kwargs):
+    return fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"}, metadata={
+        "description": "Where notify posts the organisation's notices (signed, X-Heyun-Signature)."}, **kwargs)
+
+
 class OrganizationCreate(Schema):
     name = Text(200, required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
     contacts = fields.List(fields.Nested(Contact))
+    webhook_url = WebhookUrl()
+
+
+class OrganizationUpdate(Schema):
+    """The kind is fixed (accounts and notices find organisations by it); the rest may change."""
+
+    name = Text(200)
+    contacts = fields.List(fields.Nested(Contact))
+    webhook_url = WebhookUrl()
+
+
+class AccountCreate(Schema):
+    username = fields.String(required=True, validate=[validate.Length(1, 100), USERNAME])
+    password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True, validate=validate.Length(1))
+    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
+        "description": "The organisation a property manager or the water plant's staff speak for."})
+    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
+        "description": "The resident a resident account is."})
+
+
+class AccountUpdate(Schema):
+    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(1))
+    active = fields.Boolean(metadata={"description": "false: the account can no longer sign in."})
+    password = fields.String(load_only=True, validate=NEW_PASSWORD, metadata={"description": "A new password."})
+    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
+    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
 
 
 class Authorization(Schema):
@@ -361,9 +414,12 @@ class Resident(Schema):
     unit = fields.Integer()
     floor = fields.Integer()
     room = fields.String()
+    building_number = fields.Integer(allow_none=True)
     grid_id = fields.String()
     relation_to_head = fields.String(allow_none=True)
     tags = fields.List(fields.String())
+    language = fields.String(metadata={"enum": list(LANGUAGES)})
+    preferred_channel = fields.String(allow_none=True, metadata={"enum": list(RESIDENT_CHANNELS)})
 
 
 class DwellingAddress(Schema):
@@ -380,7 +436,7 @@ class Household(Schema):
     dwelling = fields.Nested(DwellingAddress)
     head_resident_id = fields.String(allow_none=True)
     member_count = fields.Integer()
-    members = fields.List(fields.Nested(Resident), metadata={"description": "Only on GET /households/{id}."})
+    member_ids = fields.List(fields.String(), metadata={"description": "The residents of the household."})
 
 
 class Residence(Schema):
@@ -410,6 +466,23 @@ class Organization(Schema):
     name = fields.String()
     kind = fields.String()
     contacts = fields.List(fields.Nested(Contact))
+    webhook_url = fields.String(allow_none=True)
+
+
+class Account(Schema):
+    """An account as admins see it; the password (hash) is never shown."""
+
+    id = fields.String()
+    username = fields.String()
+    roles = fields.List(fields.String(metadata={"enum": list(ROLES)}))
+    organization_id = fields.String(allow_none=True)
+    resident_id = fields.String(allow_none=True)
+    organization_kind = fields.String(allow_none=True, metadata={
+        "description": "The demo's link by kind, resolved to organization_id at the first sign-in."})
+    resident_name = fields.String(allow_none=True, metadata={
+        "description": "The demo's link by name, resolved to resident_id at the first sign-in."})
+    active = fields.Boolean()
+    created_at = fields.String()
 
 
 class ServiceItem(Schema):
@@ -578,6 +651,7 @@ HouseholdList = list_of(Household)
 ResidentList = list_of(Resident)
 ResidenceList = list_of(Residence)
 OrganizationList = list_of(Organization)
+AccountList = list_of(Account)
 ServiceItemList = list_of(ServiceItem)
 ProxyRequestList = list_of(ProxyRequest)
 NoticeList = list_of(Notice)

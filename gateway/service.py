@@ -14,8 +14,12 @@ Who may do what (the services check object-level permission again):
   lets only the issuer or staff correct or cancel one); reading and acknowledging for everyone
   signed in, because notify shows each caller only what concerns them (staff everything, an
   organisation what it issued or was sent, a resident their own notices, a grid worker the
-  door-to-door notices they carry); door-to-door task lists for grid workers (and staff).
+  door-to-door notices they carry); door-to-door task lists for grid workers (and staff);
+- accounts: created and changed by admins only (an account is a key to everything its roles
+  open); listed and read by admins and staff too, who answer "who can sign in as what"; the
+  password hash is never shown.
 """
+from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
@@ -38,6 +42,8 @@ EVERYONE = ()
 PUBLISHERS = ADMIN + ("property_manager", "water_utility_staff", "police", "mediator")
 DOOR_TO_DOOR = ADMIN + ("grid_worker",)
 CAP_TYPE = "application/cap+xml; charset=utf-8"
+ACCOUNT_MANAGERS = ("admin",)
+ACCOUNT_READERS = ADMIN
 
 
 def only_resident(caller):
@@ -74,6 +80,46 @@ class GatewayService:
         token = accounts.issue_token(accounts.caller_for(account, found["grid_ids"]),
                                      self.config["TOKEN_SECRET"], ttl)
         return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
+
+    # -- accounts (the gateway's own) ------------------------------------------------------
+    @api("GET", BASE + "/accounts", roles=ACCOUNT_READERS, query=schemas.AccountQuery,
+         response=schemas.AccountList, tag="auth", summary="Accounts by username; `role` narrows them.")
+    def list_accounts(self, request, query):
+        filters, limit, offset = schemas.split_query(query)
+        with self.db.transaction() as session:
+            return accounts.list_accounts(session, filters.get("role"), limit, offset)
+
+    @api("GET", BASE + "/accounts/<username>", roles=ACCOUNT_READERS, response=schemas.Account, tag="auth")
+    def get_account(self, request, username):
+        with self.db.transaction() as session:
+            return accounts.account_dict(accounts.find_account(session, username))
+
+    @api("POST", BASE + "/accounts", roles=ACCOUNT_MANAGERS, body=schemas.AccountCreate, status=201,
+         response=schemas.Account, tag="auth",
+         summary="Create an account; a username taken is a 409. Links are checked with the registry.")
+    def create_account(self, request, body):
+        self._check_links(body)
+        with self.db.transaction() as session:
+            return accounts.account_dict(accounts.create_account(session, body))
+
+    @api("PATCH", BASE + "/accounts/<username>", roles=ACCOUNT_MANAGERS, body=schemas.AccountUpdate,
+         response=schemas.Account, tag="auth",
+         summary="Change roles, links or the password, or deactivate; takes effect at the next sign-in.")
+    def update_account(self, request, username, body):
+        self._check_links(body)
+        with self.db.transaction() as session:
+            return accounts.account_dict(accounts.update_account(session, username, body))
+
+    def _check_links(self, body):
+        """An account linked to an organisation or resident the registry does not know would
+        sign in speaking for no one: a 422 naming the field instead."""
+        lookups = {"organization_id": self.registry.get_organization, "resident_id": self.registry.get_resident}
+        for field, look_up in lookups.items():
+            if body.get(field):
+                try:
+                    look_up(body[field])
+                except NotFound:
+                    raise ValidationError({field: ["The registry has nothing with this id."]}) from None
 
     @api("GET", "/readyz", public=True, response=schemas.Health, tag="operations",
          summary="Ready: the broker and every service answer.")
@@ -199,6 +245,11 @@ class GatewayService:
          response=schemas.Organization)
     def create_organization(self, request, body):
         return self.registry.create_organization(body)
+
+    @api("PATCH", BASE + "/organizations/<organization_id>", roles=ADMIN, body=schemas.OrganizationUpdate,
+         response=schemas.Organization, summary="Change the name, contacts or webhook URL (notify learns it).")
+    def update_organization(self, request, organization_id, body):
+        return self.registry.update_organization(organization_id, body)
 
     @api("GET", BASE + "/service-items", roles=EVERYONE, query=schemas.Paging, response=schemas.ServiceItemList)
     def list_service_items(self, request, query):

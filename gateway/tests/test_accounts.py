@@ -1,0 +1,191 @@
+"""Accounts over HTTP and from the command line, and the registry fields the gateway's schemas
+used to refuse (a resident's language and preferred channel, an organisation's webhook URL):
+what an admin does, and what the person given the account then sees when signing in."""
+import uuid
+
+import jwt
+import pytest
+
+from gateway import accounts, demo
+from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
+from gateway.tests.test_http import assert_problem
+from gateway.tests.test_with_registry import buildings, resident_body
+
+NEW_PASSWORD = "river-nourishes-1"
+
+
+def sign_in(client, username, password=NEW_PASSWORD):
+    return client.post("/api/v1/auth/token", json={"username": username, "password": password})
+
+
+def claims(response):
+    assert response.status_code == 200, response.text
+    return jwt.decode(response.json()["access_token"], TOKEN_SECRET, algorithms=["HS256"])
+
+
+def create(client, as_user="admin", **body):
+    body.setdefault("password", NEW_PASSWORD)
+    return client.post("/api/v1/accounts", json=body, as_user=as_user)
+
+
+def new_username(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+# -- accounts over HTTP ---------------------------------------------------------------------
+def test_an_admin_creates_a_grid_worker_account_that_signs_in_with_its_grid(platform):
+    username = new_username("gridworker")
+    created = create(platform, username=username, roles=["grid_worker"])
+    assert created.status_code == 201, created.text
+    account = created.json()
+    assert account["username"] == username and account["roles"] == ["grid_worker"] and account["active"]
+    assert "password" not in account and "password_hash" not in account and NEW_PASSWORD not in created.text
+    # The registry makes them the worker of a grid; the token then carries that grid.
+    grid = platform.get("/api/v1/grids", as_user="admin").json()["items"][0]
+    worker = platform.post("/api/v1/grid-workers", as_user="admin",
+                           json={"name": "新网格员", "account": username, "grid_id": grid["id"]})
+    assert worker.status_code == 201, worker.text
+    token = claims(sign_in(platform, username))
+    assert token["sub"] == username and token["roles"] == ["grid_worker"] and token["grid_ids"] == [grid["id"]]
+
+    assert platform.get(f"/api/v1/accounts/{username}", as_user="admin").json() == account
+    listed = platform.get("/api/v1/accounts?role=grid_worker&limit=500", as_user="admin").json()
+    assert username in [a["username"] for a in listed["items"]]
+    assert {a["username"] for a in listed["items"]} >= {"gridworker1", "gridworker4"}
+    assert all("grid_worker" in a["roles"] for a in listed["items"]) and listed["total"] == len(listed["items"])
+    page = platform.get("/api/v1/accounts?limit=2&offset=1", as_user="admin").json()
+    assert len(page["items"]) == 2 and page["total"] > 2
+
+
+def test_a_deactivated_account_cannot_sign_in_and_a_reset_password_replaces_the_old(platform):
+    username = new_username("volunteer")
+    assert create(platform, username=username, roles=["volunteer"]).status_code == 201
+    token = sign_in(platform, username).json()["access_token"]
+
+    changed = platform.patch(f"/api/v1/accounts/{username}", as_user="admin", json={"active": False})
+    assert changed.status_code == 200 and changed.json()["active"] is False
+    assert_problem(sign_in(platform, username), 401)
+    # A token issued before lives until it expires (no database read per request); README says so.
+    assert platform.get("/api/v1/service-items", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    platform.patch(f"/api/v1/accounts/{username}", as_user="admin",
+                   json={"active": True, "password": "a-brand-new-password", "roles": ["patrol_member"]})
+    assert_problem(sign_in(platform, username), 401)  # the old password no longer works
+    assert claims(sign_in(platform, username, "a-brand-new-password"))["roles"] == ["patrol_member"]
+
+
+def test_only_admins_manage_accounts_and_staff_may_read_them(platform):
+    for username in ("staff", "volunteer", "gridworker1"):
+        assert_problem(create(platform, as_user=username, username=new_username("x"), roles=["admin"]), 403)
+        assert_problem(platform.patch("/api/v1/accounts/volunteer", as_user=username, json={"active": False}), 403)
+    assert_problem(platform.get("/api/v1/accounts", as_user="volunteer"), 403)
+    assert_problem(platform.get("/api/v1/accounts"), 401)
+    assert platform.get("/api/v1/accounts/admin", as_user="staff").json()["roles"] == ["admin"]
+    assert platform.get("/api/v1/accounts", as_user="staff").json()["total"] == len(demo.DEMO_ACCOUNTS)
+
+
+def test_bad_account_requests_are_problems_naming_the_field(platform):
+    username = new_username("police")
+    assert create(platform, username=username, roles=["police"]).status_code == 201
+    duplicate = assert_problem(create(platform, username=username, roles=["police"]), 409)
+    assert "username" in duplicate["errors"]
+    cases = [
+        ({"username": new_username("a"), "roles": ["superuser"]}, "roles.0"),
+        ({"username": new_username("a"), "roles": []}, "roles"),
+        ({"username": new_username("a"), "roles": ["staff"], "password": "short"}, "password"),
+        ({"username": "with space", "roles": ["staff"]}, "username"),
+        ({"username": new_username("a"), "roles": ["staff"], "is_root": True}, "is_root"),
+        ({"username": new_username("a"), "roles": ["resident"], "resident_id": str(uuid.uuid4())}, "resident_id"),
+    ]
+    for body, field in cases:
+        problem = assert_problem(create(platform, **body), 422)
+        assert field in problem["errors"], (body, problem)
+    assert_problem(platform.patch(f"/api/v1/accounts/{username}", as_user="admin", json={"password_hash": "x"}), 422)
+    assert_problem(platform.get("/api/v1/accounts/nobody-here", as_user="admin"), 404)
+    assert_problem(platform.patch("/api/v1/accounts/nobody-here", as_user="admin", json={"active": False}), 404)
+
+
+def test_the_last_active_admin_stays(platform):
+    assert_problem(platform.patch("/api/v1/accounts/admin", as_user="admin", json={"active": False}), 409)
+    assert_problem(platform.patch("/api/v1/accounts/admin", as_user="admin", json={"roles": ["staff"]}), 409)
+    second = new_username("admin")
+    assert create(platform, username=second, roles=["admin"]).status_code == 201
+    assert platform.patch("/api/v1/accounts/admin", as_user="admin", json={"active": False}).status_code == 200
+    assert_problem(sign_in(platform, "admin", PASSWORD), 401)
+
+
+def test_a_resident_account_linked_by_id_reads_its_own_record(platform):
+    building = buildings(platform)[0]
+    resident = platform.post("/api/v1/residents", as_user="staff", json=resident_body(building["id"])).json()
+    username = new_username("resident")
+    created = create(platform, username=username, roles=["resident"], resident_id=resident["id"])
+    assert created.status_code == 201 and created.json()["resident_id"] == resident["id"]
+    token = claims(sign_in(platform, username))
+    assert token["resident_id"] == resident["id"]
+    bearer = {"Authorization": f"Bearer {sign_in(platform, username).json()['access_token']}"}
+    assert platform.get(f"/api/v1/residents/{resident['id']}", headers=bearer).json()["id"] == resident["id"]
+
+
+# -- the first admin, from the command line -------------------------------------------------
+def test_the_command_line_creates_the_first_admin_and_resets_a_password(platform, gateway_db, monkeypatch, capsys):
+    monkeypatch.setenv("HEYUN_NEW_PASSWORD", NEW_PASSWORD)
+    accounts.main(["create", "--username", "chief", "--role", "admin", "--database-url", gateway_db])
+    printed = capsys.readouterr().out
+    assert "chief" in printed and NEW_PASSWORD not in printed
+    assert claims(sign_in(platform, "chief"))["roles"] == ["admin"]
+    with pytest.raises(SystemExit, match="exists"):
+        accounts.main(["create", "--username", "chief", "--role", "admin", "--database-url", gateway_db])
+
+    monkeypatch.setenv("HEYUN_NEW_PASSWORD", "short")
+    with pytest.raises(SystemExit, match="password"):
+        accounts.main(["create", "--username", "chief2", "--role", "admin", "--database-url", gateway_db])
+    assert_problem(sign_in(platform, "chief2", "short"), 401)
+
+    monkeypatch.delenv("HEYUN_NEW_PASSWORD")
+    monkeypatch.setattr(accounts.getpass, "getpass", lambda prompt: "typed-at-the-prompt")
+    accounts.main(["password", "--username", "chief", "--database-url", gateway_db])
+    assert claims(sign_in(platform, "chief", "typed-at-the-prompt"))["sub"] == "chief"
+
+
+# -- registry fields the gateway now passes on --------------------------------------------
+def test_a_residents_language_and_preferred_channel_are_set_and_read_back(platform):
+    building = buildings(platform)[0]
+    created = platform.post("/api/v1/residents", as_user="staff",
+                            json=resident_body(building["id"], preferred_channel="sms", language="en"))
+    assert created.status_code == 201, created.text
+    resident = created.json()
+    assert resident["preferred_channel"] == "sms" and resident["language"] == "en"
+    assert resident["building_number"] == building["number"]
+    changed = platform.patch(f"/api/v1/residents/{resident['id']}", as_user="staff",
+                             json={"preferred_channel": "door_to_door", "language": "zh"})
+    assert changed.status_code == 200, changed.text
+    again = platform.get(f"/api/v1/residents/{resident['id']}", as_user="staff").json()
+    assert again["preferred_channel"] == "door_to_door" and again["language"] == "zh"
+    problem = assert_problem(platform.patch(f"/api/v1/residents/{resident['id']}", as_user="staff",
+                                            json={"preferred_channel": "pigeon"}), 422)
+    assert "preferred_channel" in problem["errors"]
+
+
+def test_an_organisations_webhook_url_is_set_at_creation_and_changed_later(platform):
+    name = f"王河供热站 {uuid.uuid4().hex[:6]}"
+    created = platform.post("/api/v1/organizations", as_user="admin", json={
+        "name": name, "kind": "social_organization", "webhook_url": "http://heating.example:8080/notices"})
+    assert created.status_code == 201, created.text
+    org = created.json()
+    assert org["webhook_url"] == "http://heating.example:8080/notices"
+    changed = platform.patch(f"/api/v1/organizations/{org['id']}", as_user="admin",
+                             json={"webhook_url": "https://heating.example/v2/notices"})
+    assert changed.status_code == 200, changed.text
+    again = platform.get(f"/api/v1/organizations/{org['id']}", as_user="staff").json()
+    assert again["webhook_url"] == "https://heating.example/v2/notices" and again["name"] == name
+    for body, field in (({"webhook_url": "ftp://heating.example/x"}, "webhook_url"), ({"kind": "gas_utility"}, "kind")):
+        assert field in assert_problem(platform.patch(f"/api/v1/organizations/{org['id']}", as_user="admin",
+                                                      json=body), 422)["errors"]
+    assert_problem(platform.patch(f"/api/v1/organizations/{org['id']}", as_user="volunteer", json={"name": "x"}), 403)
+    assert_problem(platform.patch(f"/api/v1/organizations/{uuid.uuid4()}", as_user="admin", json={"name": "x"}), 404)
+
+
+def test_households_list_their_member_ids(platform):
+    household = platform.get("/api/v1/households?limit=1", as_user="staff").json()["items"][0]
+    assert isinstance(household["member_ids"], list) and household["member_count"] == len(household["member_ids"])
+    assert "members" not in household
