@@ -45,7 +45,8 @@ def load(database_url=None, registry_grid_scope=None):
     is asked for each grid worker's grids so the summary shows the accounts are wired up.
     """
     if os.environ.get("HEYUN_ENV", "development") == "production":
-        raise SystemExit("HEYUN_ENV is production: demo accounts are never loaded there.")
+        raise SystemExit("HEYUN_ENV is production: demo accounts are never loaded there. Create the "
+                         "first admin with: python -m gateway.accounts create --username admin --role admin")
     database_url = database_url or service_config("gateway")["DATABASE_URL"]
     password = demo_password()
     engine = make_engine(database_url)
