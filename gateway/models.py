@@ -2,10 +2,10 @@
 response to each ``Idempotency-Key`` so a retried POST creates nothing new."""
 from datetime import datetime
 
-from sqlalchemy import JSON, Boolean, DateTime, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
+from heyun.db import UtcDateTime, new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 
 class Base(DeclarativeBase):
@@ -30,7 +30,7 @@ class Account(Base):
     organization_kind: Mapped[str | None] = mapped_column(String(50))
     resident_name: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class IdempotentRequest(Base):
@@ -48,4 +48,4 @@ class IdempotentRequest(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(100))
     response_body: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)

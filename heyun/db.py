@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
-from sqlalchemy import create_engine, event
+from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
 log = logging.getLogger(__name__)
@@ -39,6 +39,38 @@ def new_id():
 
 def utcnow():
     return datetime.now(timezone.utc)
+
+
+class UtcDateTime(TypeDecorator):
+    """An instant: stored in UTC, always read back as an aware UTC datetime. Use it for every
+    timestamp column.
+
+    ``DateTime(timezone=True)`` alone is only right on PostgreSQL (timestamptz). SQLite, the
+    embedded default, has no time zones: SQLAlchemy stores the wall-clock time and drops the offset,
+    so 10:00+08:00 would be kept as 10:00 and read back naive, then taken for 10:00 UTC, eight
+    hours late. Converting to UTC on the way in and attaching UTC on the way out makes both
+    databases hold, compare and return the same instant. The schema is unchanged.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # The platform makes aware times (``utcnow``) and the API refuses times without an
+            # offset, so a naive one is a UTC time that lost its zone (say, read by raw SQL from
+            # SQLite). Taking it for local time would shift it by the server's offset.
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:  # SQLite: what we stored was UTC
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)  # PostgreSQL: in the session's time zone
 
 
 def normalize_url(url):

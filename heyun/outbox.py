@@ -16,7 +16,6 @@ from datetime import timedelta
 from sqlalchemy import (
     BigInteger,
     Column,
-    DateTime,
     Index,
     Integer,
     MetaData,
@@ -29,6 +28,7 @@ from sqlalchemy import (
     update,
 )
 
+from heyun.db import UtcDateTime
 from heyun.events import exchange_name, make_envelope, utcnow
 from heyun.publisher import ConfirmingPublisher
 
@@ -46,9 +46,9 @@ outbox_events = Table(
     Column("event_type", String(100), nullable=False),
     Column("version", Integer, nullable=False),
     Column("source", String(50), nullable=False),
-    Column("occurred_at", DateTime(timezone=True), nullable=False),
+    Column("occurred_at", UtcDateTime, nullable=False),
     Column("payload", Text, nullable=False),
-    Column("published_at", DateTime(timezone=True)),
+    Column("published_at", UtcDateTime),
     Index("ix_outbox_events_unpublished", "published_at", "id"),
 )
 
@@ -57,7 +57,7 @@ processed_events = Table(
     kernel_metadata,
     Column("consumer", String(200), primary_key=True),
     Column("event_id", String(36), primary_key=True),
-    Column("processed_at", DateTime(timezone=True), nullable=False),
+    Column("processed_at", UtcDateTime, nullable=False),
 )
 
 PENDING_FLAG = "heyun.outbox_pending"

@@ -2,10 +2,10 @@
 one delivery per recipient and channel. Only notify reads or writes them."""
 import uuid
 
-from sqlalchemy import JSON, Boolean, Column, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase
 
-from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
+from heyun.db import UtcDateTime, new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 DELIVERY_NAMESPACE = uuid.UUID("6f1d3c1e-5b0a-4a57-9a3e-6865797e6e21")
 
@@ -35,7 +35,7 @@ class ResidentRecipient(Base):
     language = Column(String(5), nullable=False, default="zh")
     preferred_channel = Column(String(20))
     phone_token = Column(Text)  # ciphertext under the PII key
-    as_of = Column(DateTime(timezone=True), nullable=False)  # occurred_at of the event applied last
+    as_of = Column(UtcDateTime, nullable=False)  # occurred_at of the event applied last
 
 
 class OrganizationRecipient(Base):
@@ -45,7 +45,7 @@ class OrganizationRecipient(Base):
     kind = Column(String(50), nullable=False)
     emails = Column(JSON, nullable=False, default=list)
     webhook_url = Column(String(500))
-    as_of = Column(DateTime(timezone=True), nullable=False)
+    as_of = Column(UtcDateTime, nullable=False)
 
 
 class GridWorkerRecipient(Base):
@@ -54,7 +54,7 @@ class GridWorkerRecipient(Base):
     account = Column(String(100))
     grid_id = Column(String(36), index=True)
     name = Column(String(100), nullable=False)
-    as_of = Column(DateTime(timezone=True), nullable=False)
+    as_of = Column(UtcDateTime, nullable=False)
 
 
 # -- notices and deliveries ---------------------------------------------------------------------
@@ -72,24 +72,24 @@ class Notice(Base):
     certainty = Column(String(20), nullable=False)
     issuer_account = Column(String(100), nullable=False)
     issuer_organization_id = Column(String(36))
-    onset = Column(DateTime(timezone=True))
-    expires = Column(DateTime(timezone=True))
-    send_at = Column(DateTime(timezone=True))
+    onset = Column(UtcDateTime)
+    expires = Column(UtcDateTime)
+    send_at = Column(UtcDateTime)
     audience = Column(JSON, nullable=False)
     requires_ack = Column(Boolean, nullable=False, default=False)
-    ack_deadline = Column(DateTime(timezone=True))
+    ack_deadline = Column(UtcDateTime)
     msg_type = Column(String(10), nullable=False, default="Alert")  # CAP: Alert | Update | Cancel
     references_id = Column(String(36))  # the notice an Update or Cancel refers to
     status = Column(String(20), nullable=False, index=True)  # scheduled | publishing | published | cancelled
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    published_at = Column(DateTime(timezone=True))
-    fanned_out_at = Column(DateTime(timezone=True))
-    escalated_at = Column(DateTime(timezone=True))
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    published_at = Column(UtcDateTime)
+    fanned_out_at = Column(UtcDateTime)
+    escalated_at = Column(UtcDateTime)
     recipient_count = Column(Integer, nullable=False, default=0)
     # The fan-out's resumable cursor: which segment, and the last recipient key done in it.
     fanout_segment = Column(String(20))
     fanout_after = Column(String(200))  # a resident id, or "resident:<id>" when copying recipients
-    fanout_lease_until = Column(DateTime(timezone=True))
+    fanout_lease_until = Column(UtcDateTime)
 
 
 class Delivery(Base):
@@ -103,13 +103,13 @@ class Delivery(Base):
     assignee = Column(String(100))  # the grid worker account for door_to_door
     building_id = Column(String(36))  # for listings and previews without a join
     attempts = Column(Integer, nullable=False, default=0)
-    next_attempt_at = Column(DateTime(timezone=True))
-    lease_until = Column(DateTime(timezone=True))
+    next_attempt_at = Column(UtcDateTime)
+    lease_until = Column(UtcDateTime)
     last_error = Column(Text)
     fallback_of = Column(String(36))
-    sent_at = Column(DateTime(timezone=True))
-    delivered_at = Column(DateTime(timezone=True))
-    acknowledged_at = Column(DateTime(timezone=True))
+    sent_at = Column(UtcDateTime)
+    delivered_at = Column(UtcDateTime)
+    acknowledged_at = Column(UtcDateTime)
     acknowledged_by = Column(String(100))
     __table_args__ = (
         UniqueConstraint("notice_id", "recipient_type", "recipient_id", "channel", name="uq_delivery"),

@@ -1,5 +1,7 @@
 """Notices: publishing, who may see them, their delivery statistics, acknowledgements, the inbox,
 door-to-door tasks, updates and cancellations, and escalation when an acknowledgement is missed."""
+from datetime import timezone
+
 from sqlalchemy import case, func, or_, select, update
 
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
@@ -19,7 +21,9 @@ RANK_NAMES = {1: "cancelled", 2: "failed", 3: "pending", 4: "sent", 5: "delivere
 
 
 def iso(moment):
-    return moment.isoformat() if moment else None
+    # Always in UTC: the same instant reads the same whether it was just given (in the client's
+    # offset) or loaded from the database (UTC, see heyun.db.UtcDateTime).
+    return moment.astimezone(timezone.utc).isoformat() if moment else None
 
 
 def notice_dict(notice, stats=None):

@@ -5,7 +5,6 @@ from sqlalchemy import (
     JSON,
     Column,
     Date,
-    DateTime,
     ForeignKey,
     Index,
     Integer,
@@ -15,7 +14,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase
 
-from heyun.db import new_id, utcnow  # noqa: F401 (used by this service's modules)
+from heyun.db import UtcDateTime, new_id, utcnow  # noqa: F401 (used by this service's modules)
 
 
 class Base(DeclarativeBase):
@@ -68,7 +67,7 @@ class Household(Base):
     resettled_on = Column(Date)
     dwelling_id = Column(String(36), ForeignKey("dwellings.id"), index=True)
     head_resident_id = Column(String(36))
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class Resident(Base):
@@ -89,8 +88,8 @@ class Resident(Base):
     tags = Column(Text, nullable=False, default=",")
     language = Column(String(5), nullable=False, default="zh", server_default="zh")  # notices in zh or en
     preferred_channel = Column(String(20))  # in_app | sms | door_to_door; None: notify decides
-    created_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
-    updated_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    updated_at = Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class Residence(Base):
@@ -141,9 +140,9 @@ class ProxyRequest(Base):
     evidence = Column(Text)
     rating = Column(Integer)
     rating_comment = Column(Text)
-    submitted_at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    submitted_at = Column(UtcDateTime, nullable=False, default=utcnow)
     due_on = Column(Date, nullable=False)
-    overdue_flagged_at = Column(DateTime(timezone=True))
+    overdue_flagged_at = Column(UtcDateTime)
 
 
 class ProxyRequestStep(Base):
@@ -155,7 +154,7 @@ class ProxyRequestStep(Base):
     to_status = Column(String(20), nullable=False)
     note = Column(Text)
     actor = Column(String(100), nullable=False)
-    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    at = Column(UtcDateTime, nullable=False, default=utcnow)
 
 
 class PiiAccess(Base):
@@ -167,4 +166,4 @@ class PiiAccess(Base):
     subject_type = Column(String(20), nullable=False)  # resident | grid_worker
     subject_id = Column(String(36), nullable=False, index=True)
     fields = Column(String(100), nullable=False)
-    at = Column(DateTime(timezone=True), nullable=False, default=utcnow)
+    at = Column(UtcDateTime, nullable=False, default=utcnow)
