@@ -13,9 +13,11 @@ from dataclasses import dataclass
 from datetime import time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import DateTime, Integer, distinct, false, or_, select, text, update
+from sqlalchemy import Integer, distinct, false, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
+
+from heyun.db import UtcDateTime
 
 from notify.models import (
     Delivery,
@@ -210,7 +212,7 @@ def insert_deliveries(session, rows):
             params[column] = values[0]
             constant.append(column)
         else:
-            if isinstance(Delivery.__table__.c[column].type, DateTime):
+            if isinstance(Delivery.__table__.c[column].type, UtcDateTime):
                 # A batch has a time or two; psycopg2 adapts a datetime far slower than a string.
                 text_of = {value: value.isoformat() for value in set(values) if value is not None}
                 values = [text_of.get(value) for value in values]
@@ -236,7 +238,7 @@ def _unnest_insert(columns, constant):
                 "ON CONFLICT DO NOTHING")
 
 
-_PG_TYPES = {DateTime: "timestamptz", Integer: "integer"}
+_PG_TYPES = {UtcDateTime: "timestamptz", Integer: "integer"}
 
 
 # -- the resumable walk -------------------------------------------------------------------------
