@@ -105,3 +105,17 @@ def test_a_notify_started_late_fills_its_projection_from_the_snapshot(start, reg
     wait_for(lambda: call(notify, "notify", "projection_size")["residents"] == 3, timeout=20,
              message="the snapshot to fill the projection")
     assert call(notify, "notify", "preview_notice", {"building_ids": ["b3"], "floor_min": 4})["residents"] == 2
+
+
+def test_an_organisation_that_gives_a_webhook_is_reached_on_it_from_then_on(start, registry_url, migrated_database):
+    notify = start(NotifyService, migrated_database("notify"))
+    registry = start(RegistryService, registry_url)
+    plant = call(registry, "registry", "create_organization", {"name": "济南水务", "kind": "water_utility"})
+    audience = {"organization_ids": [plant["id"]]}
+    wait_for(lambda: call(notify, "notify", "preview_notice", audience)["organizations"] == 1,
+             message="the new organisation to reach notify's projection")
+    assert call(notify, "notify", "preview_notice", audience)["per_channel"] == {"in_app": 1}
+
+    call(registry, "registry", "update_organization", plant["id"], {"webhook_url": "https://water.example/heyun"})
+    wait_for(lambda: call(notify, "notify", "preview_notice", audience)["per_channel"] == {"webhook": 1},
+             message="the webhook URL to reach notify's projection")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Integer, distinct, false, or_, select, text, update
+from sqlalchemy import Integer, false, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
@@ -342,7 +342,7 @@ def _copy_batch(session, notice, audience, after, batch_size, now):
     if not source:
         return [], None
     key = Delivery.recipient_type + ":" + Delivery.recipient_id
-    query = select(distinct(key)).where(Delivery.notice_id == source, key > after)
+    query = select(key).distinct().where(Delivery.notice_id == source, key > after)
     if audience.get("reached_only"):
         query = query.where(Delivery.status.in_(("sent", "delivered", "acknowledged")))
     keys = session.execute(query.order_by(key).limit(batch_size)).scalars().all()

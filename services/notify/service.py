@@ -181,6 +181,12 @@ class NotifyService:
     def on_organization_registered(self, event):
         self._apply("on_organization_registered", event, projection.apply_organization)
 
+    @event_handler("registry", "organization_updated")
+    def on_organization_updated(self, event):
+        # The payload is the whole organisation, so the same upsert applies: a new webhook URL or
+        # e-mail address is used from the next delivery on.
+        self._apply("on_organization_updated", event, projection.apply_organization)
+
     @event_handler("registry", "grid_worker_assigned")
     def on_grid_worker_assigned(self, event):
         self._apply("on_grid_worker_assigned", event, projection.apply_grid_worker)

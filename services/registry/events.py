@@ -104,6 +104,10 @@ GRID_WORKER_ASSIGNED = EventType("grid_worker_assigned", GridWorkerPayload,
                                  "A grid worker was assigned to a grid and its buildings.")
 ORGANIZATION_REGISTERED = EventType("organization_registered", OrganizationPayload,
                                     "An organisation (property management, water plant…) was registered.")
+# The whole organisation as it now is, like ``organization_registered``, so a projection applies
+# both the same way (an upsert) and learns a new webhook URL or e-mail address at once.
+ORGANIZATION_UPDATED = EventType("organization_updated", OrganizationPayload,
+                                 "An organisation's name, contacts or webhook URL changed.")
 PROXY_REQUEST_SUBMITTED = EventType("proxy_request_submitted", ProxyRequestPayload,
                                     "A resident asked for help with a service item (帮办代办).")
 PROXY_REQUEST_TRANSITIONED = EventType("proxy_request_transitioned", ProxyRequestTransitionedPayload,
@@ -115,6 +119,6 @@ PROXY_REQUEST_OVERDUE = EventType("proxy_request_overdue", ProxyRequestPayload,
 
 ALL = (
     RESIDENT_REGISTERED, RESIDENT_UPDATED, RESIDENT_MOVED, HOUSEHOLD_REGISTERED,
-    GRID_WORKER_ASSIGNED, ORGANIZATION_REGISTERED, PROXY_REQUEST_SUBMITTED,
+    GRID_WORKER_ASSIGNED, ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED, PROXY_REQUEST_SUBMITTED,
     PROXY_REQUEST_TRANSITIONED, PROXY_REQUEST_RATED, PROXY_REQUEST_OVERDUE,
 )

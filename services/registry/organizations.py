@@ -3,18 +3,12 @@ station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
 from heyun.errors import Conflict
-from heyun.events import EventType
 from heyun.outbox import record
 from registry import idnumbers
-from registry.events import ORGANIZATION_REGISTERED, OrganizationPayload
+from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
 from registry.models import Organization, ServiceItem
 from registry.places import get_or_404, page
 
-# The whole organisation as it now is, like ``organization_registered``, so a projection applies
-# both the same way (an upsert) and learns a new webhook URL or e-mail address at once.
-ORGANIZATION_UPDATED = EventType("organization_updated", OrganizationPayload,
-                                 "An organisation's name, contacts or webhook URL changed.")
-EVENTS = (ORGANIZATION_UPDATED,)  # published beside ``events.ALL``
 UPDATABLE = ("name", "contacts", "webhook_url")  # the kind never changes: accounts link by it
 
 

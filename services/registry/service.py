@@ -44,7 +44,7 @@ class RegistryService:
     @rpc
     def catalogue(self):
         """The AsyncAPI document of every event the registry publishes."""
-        return asyncapi_document(self.name, events.ALL + organizations.EVENTS)
+        return asyncapi_document(self.name, events.ALL)
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc

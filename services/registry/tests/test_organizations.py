@@ -7,7 +7,7 @@ from kombu import Connection, Exchange, Queue
 
 from heyun.errors import Conflict, InvalidInput
 from heyun.testing import wait_for
-from registry.organizations import ORGANIZATION_UPDATED
+from registry.events import ORGANIZATION_UPDATED
 
 WATER_PLANT = {"name": "济南水务集团东区供水所", "kind": "water_utility",
                "contacts": [{"name": "赵工", "role": "调度", "phone": "053188880000", "email": "dispatch@water.example"}]}
