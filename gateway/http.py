@@ -166,7 +166,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
-                 produces=None, **kwargs):
+                 produces=None, signed=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -183,6 +183,11 @@ class ApiEndpoint(HttpRequestHandler):
         self.optional_body = optional_body
         # The media type of a success that is not JSON (CAP XML), for the OpenAPI document.
         self.produces = produces
+        # A body signed by its sender (an SMS gateway's receipts): the route gets the raw text and
+        # the X-Heyun-Signature header untouched, since a body parsed and re-serialised no longer
+        # matches its signature; the service that holds the secret checks both. The schema is the
+        # body's shape for the OpenAPI document.
+        self.signed_schema = signed
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -215,6 +220,12 @@ class ApiEndpoint(HttpRequestHandler):
                     raise UnsupportedMediaType("Send the body as application/json.")
                 kwargs["body"] = load(self.body_schema, check_text(parse_json(raw)),
                                       partial=self.method == "PATCH")
+        elif self.signed_schema is not None:
+            raw = self._read(request)
+            if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+                raise UnsupportedMediaType("Send the body as application/json.")
+            check_text(parse_json(raw))  # malformed is a 400 here; its fields are the service's to check
+            kwargs["signed_body"] = raw.decode("utf-8"), request.headers.get("X-Heyun-Signature", "")
         elif self.upload:
             raw = self._read(request)
             kwargs["upload"] = self._upload(request, raw)

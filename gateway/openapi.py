@@ -45,6 +45,12 @@ def _operation(method, endpoint):
     if endpoint.body_schema is not None:
         operation["requestBody"] = {"required": not endpoint.optional_body, "content": {
             "application/json": {"schema": type(endpoint.body_schema)}}}
+    if endpoint.signed_schema is not None:
+        operation["requestBody"] = {"required": True, "content": {
+            "application/json": {"schema": endpoint.signed_schema}}}
+        operation["parameters"].append({
+            "in": "header", "name": "X-Heyun-Signature", "required": True, "schema": {"type": "string"},
+            "description": "t=<unix seconds>,v1=<hex HMAC-SHA256 of \"<t>.<raw body>\" under the shared secret>"})
     if endpoint.upload:
         operation["requestBody"] = {"required": True, "content": dict(
             {kind: {"schema": {"type": "string", "format": "binary"}} for kind in SPREADSHEET_TYPES},
@@ -57,6 +63,8 @@ def _operation(method, endpoint):
         success["content"] = {"application/json": {"schema": endpoint.response_schema}}
     operation["responses"][str(endpoint.status)] = success
     codes = ["400", "422", "503"] if endpoint.public else list(ERRORS)
+    if endpoint.signed_schema is not None:
+        codes = ["400", "401", "413", "415", "422", "503"]
     for code in codes:
         operation["responses"][code] = {"description": ERRORS[code], "content": PROBLEM}
     if endpoint.public:

@@ -344,6 +344,19 @@ class AcknowledgementCreate(Schema):
     note = fields.String(allow_none=True, validate=validate.Length(0, 1000))
 
 
+class SmsReceipt(Schema):
+    reference = fields.String(required=True, validate=validate.Length(1, 36),
+                              metadata={"description": "The delivery id notify sent the SMS under."})
+    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
+    detail = fields.String(validate=validate.Length(max=200), metadata={"description": "The carrier's reason."})
+    at = fields.AwareDateTime()
+
+
+class SmsReceipts(Schema):
+    """Documentation only: the body reaches notify as sent, which checks its signature, then this."""
+    receipts = fields.List(fields.Nested(SmsReceipt), required=True, validate=validate.Length(1, 1000))
+
+
 class NoticeQuery(Paging):
     status = fields.String(validate=validate.OneOf(NOTICE_STATUSES))
     category = fields.String(validate=validate.OneOf(NOTICE_CATEGORIES))
@@ -621,6 +634,13 @@ class AcknowledgementResult(Schema):
     recipient_id = fields.String()
     acknowledged_at = fields.String()
     acknowledged_by = fields.String()
+
+
+class ReceiptCounts(Schema):
+    delivered = fields.Integer()
+    failed = fields.Integer(metadata={"description": "Each failed SMS falls back to the resident's next channel."})
+    unchanged = fields.Integer(metadata={"description": "Repeated or late receipts: nothing changed."})
+    unknown = fields.Integer(metadata={"description": "References that are no SMS delivery."})
 
 
 class Problem(Schema):

@@ -357,6 +357,14 @@ class GatewayService:
         filters, limit, offset = schemas.split_query(query)
         return self.notify.door_to_door_tasks(filters=filters, limit=limit, offset=offset)
 
+    # The SMS gateway is a machine with no account: its HMAC signature (checked by notify, which
+    # holds SMS_RECEIPT_SECRET) is what authenticates it, so the route is public.
+    @api("POST", BASE + "/notify/sms-receipts", public=True, signed=schemas.SmsReceipts,
+         response=schemas.ReceiptCounts, tag="notify",
+         summary="The SMS gateway's delivery receipts, signed (X-Heyun-Signature); repeats change nothing.")
+    def sms_receipts(self, request, signed_body):
+        return self.notify.record_sms_receipts(*signed_body)
+
 
 def merge_catalogues(documents):
     """Several services' AsyncAPI documents as one: each service publishes on its own exchange,

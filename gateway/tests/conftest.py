@@ -21,6 +21,9 @@ def free_port():
         return sock.getsockname()[1]
 
 
+SMS_RECEIPT_SECRET = "gateway-test-sms-receipts"  # what the SMS gateway and notify share
+
+
 class Client:
     """A tiny HTTP client for the gateway (nameko's web_session fixture is broken on werkzeug 3)."""
 
@@ -141,7 +144,7 @@ def notify_service(container_factory, service_config, migrated_database, registr
     config = service_config(
         DATABASE_URL=migrated_database("notify"), PII_KEY=file_config("notify")["PII_KEY"],
         SMS_GATEWAY_URL=http.url + "/sms", SMTP_HOST="127.0.0.1", SMTP_PORT=smtp.port,
-        WEBHOOK_SECRET="test-secret", FANOUT_POLL_SECONDS=0.2, DISPATCH_POLL_SECONDS=0.2,
+        WEBHOOK_SECRET="test-secret", SMS_RECEIPT_SECRET=SMS_RECEIPT_SECRET, FANOUT_POLL_SECONDS=0.2, DISPATCH_POLL_SECONDS=0.2,
         ESCALATION_CHECK_SECONDS=0.5, CHANNEL_TIMEOUT_SECONDS=2, QUIET_HOURS="off")
     container = container_factory(NotifyService, config)
     container.start()

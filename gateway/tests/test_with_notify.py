@@ -1,14 +1,17 @@
 """The notice routes over real HTTP: the gateway in front of a running registry (the Wanghe demo
 community) and notify (its projection filled from the registry's snapshot at start), with local
 SMS and SMTP receivers. Input errors at the edge, roles, notify's scope, paging filters, CAP."""
+import json
 import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from gateway.tests.conftest import SMS_RECEIPT_SECRET
 from gateway.tests.test_http import assert_problem
 from heyun.testing import wait_for
 from notify.cap import validate_cap
+from notify.channels.webhook import sign
 
 PUBLISHING_ROLES_DENIED = ("canteen", "volunteer", "patrol", "resident", "gridworker1")
 
@@ -238,3 +241,38 @@ def test_a_correction_reaches_the_recipients_of_the_notice(outage):
     corrected = wait_for(lambda: published(client, update["id"]), timeout=10, interval=0.2,
                          message="the correction's fan-out")
     assert corrected["stats"]["recipients"] == original["stats"]["recipients"]
+
+
+def test_the_sms_gateway_reports_delivery_through_a_signed_receipt(outage):
+    client = outage["client"]
+    resident = next(r for r in outage["residents"] if r.get("phone") and "no_smartphone" not in r["tags"])
+    changed = client.patch(f"/api/v1/residents/{resident['id']}", as_user="staff", json={"preferred_channel": "sms"})
+    assert changed.status_code == 200, changed.text
+    audience = {"resident_ids": [resident["id"]]}
+    wait_for(lambda: client.post("/api/v1/notices/preview", as_user="staff", json={"audience": audience})
+             .json()["per_channel"] == {"sms": 1}, timeout=30, message="notify to learn the resident prefers SMS")
+    draft = {key: value for key, value in outage["draft"].items() if key not in ("requires_ack", "ack_deadline")}
+    notice = client.post("/api/v1/notices", as_user="staff", json=dict(draft, audience=audience)).json()
+    wait_for(lambda: published(client, notice["id"]), timeout=30, message="the SMS to be sent")
+    [sms] = client.get(f"/api/v1/notices/{notice['id']}/deliveries?channel=sms", as_user="staff").json()["items"]
+    assert sms["status"] == "sent"
+
+    def post(body, secret=SMS_RECEIPT_SECRET, content_type="application/json"):
+        return client.post("/api/v1/notify/sms-receipts", data=body.encode("utf-8"), headers={
+            "Content-Type": content_type, "X-Heyun-Signature": sign(secret, body)})
+
+    body = json.dumps({"receipts": [{"reference": sms["id"], "status": "delivered"}]})
+    assert_problem(post(body, secret="not-the-secret"), 401)
+    assert_problem(post(body, content_type="text/plain"), 415)
+    assert_problem(post('{"receipts": ['), 400)
+    assert "receipts.0.status" in json.dumps(assert_problem(
+        post(json.dumps({"receipts": [{"reference": sms["id"], "status": "lost"}]})), 422)["errors"])
+    assert client.get(f"/api/v1/notices/{notice['id']}/deliveries?channel=sms", as_user="staff") \
+        .json()["items"][0]["status"] == "sent"  # nothing refused changed anything
+
+    answer = post(body)  # no bearer token: the signature is the SMS gateway's credential
+    assert answer.status_code == 200, answer.text
+    assert answer.json() == {"delivered": 1, "failed": 0, "unchanged": 0, "unknown": 0}
+    assert post(body).json()["unchanged"] == 1  # its retry changes nothing
+    [after] = client.get(f"/api/v1/notices/{notice['id']}/deliveries?channel=sms", as_user="staff").json()["items"]
+    assert after["status"] == "delivered"

@@ -307,8 +307,11 @@ def cancel_notice(session, caller, notice_id, data, now=None):
     original = fanout.lock_notice(session, original.id)
     if original.status == "cancelled":
         raise IllegalTransition("The notice is already cancelled.", {"notice": ["Cancelled."]})
-    session.execute(update(Delivery).where(Delivery.notice_id == original.id, Delivery.status.in_(("pending", "held")))
-                    .values(status="cancelled", lease_until=None))
+    waiting = (Delivery.notice_id == original.id, Delivery.status.in_(("pending", "held")))
+    # Lock them in id order first: the dispatcher writes its outcomes in id order (the ORM flushes
+    # by primary key), and two transactions taking the same rows in different orders deadlock.
+    session.execute(select(Delivery.id).where(*waiting).order_by(Delivery.id).with_for_update()).all()
+    session.execute(update(Delivery).where(*waiting).values(status="cancelled", lease_until=None))
     original.status = "cancelled"
     record(session, NOTICE_CANCELLED, event_payload(original))
     return create(session, caller, {
