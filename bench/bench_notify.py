@@ -38,9 +38,11 @@ from sqlalchemy import func, select
 
 from bench.common import AMQP_URI, Stopwatch, percentile, scratch_databases
 from deploy.run import ServiceProcesses, child_env
+from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import CONTEXT_KEY, Caller
 from heyun.migrations import upgrade
+from heyun.pii import Protector
 from notify import projection
 from notify.models import Delivery, Notice
 from notify.tests.receivers import HttpReceiver, SmtpReceiver
@@ -168,6 +170,7 @@ def wanghe_projection(factory):
     upgrade("notify", notify_url)
     registry_demo.load(registry_url)
     registry_engine, notify_engine = make_engine(registry_url), make_engine(notify_url)
+    protector = Protector(service_config("registry")["PII_KEY"])
     RegistrySession = make_sessionmaker(registry_engine, "registry")
     NotifySession = make_sessionmaker(notify_engine, "notify")
     with transaction(RegistrySession) as source, transaction(NotifySession) as target:
@@ -177,9 +180,9 @@ def wanghe_projection(factory):
             projection.apply_grid_worker(target, places.grid_worker_payload(source, w))
         after = ""
         while after is not None:
-            page = residents.snapshot(source, after, 2000)
+            page = residents.snapshot(source, protector, after, 2000)
             for item in page["items"]:
-                projection.apply_resident(target, item)
+                projection.apply_resident(target, protector, item)
             after = page["next_after_id"]
     registry_engine.dispose()
     return notify_url, notify_engine

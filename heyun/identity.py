@@ -14,6 +14,9 @@ CONTEXT_KEY = "heyun.caller"
 
 # Roles that may read unmasked ID numbers and phone numbers (every such read is audited).
 PII_ROLES = frozenset({"admin", "staff", "grid_worker"})
+# Roles that see residents' health tags (unable to walk, disabled): those who care for them, and
+# the canteen, which brings meals to elders who cannot walk. Others see the other tags only.
+HEALTH_ROLES = PII_ROLES | {"canteen_staff"}
 # Roles that see the whole community rather than one grid.
 COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
 
@@ -37,6 +40,10 @@ class Caller:
     @property
     def may_see_pii(self):
         return self.has_role(*PII_ROLES)
+
+    @property
+    def may_see_health(self):
+        return self.has_role(*HEALTH_ROLES)
 
     def to_json(self):
         data = asdict(self)

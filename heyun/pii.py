@@ -3,13 +3,15 @@
 China's PIPL treats ID and phone numbers as sensitive. Services store each as Fernet ciphertext
 (plus a masked form for display); an ID number is looked up and kept unique through an HMAC
 digest that cannot be reversed without the key. The key is the platform's ``HEYUN_PII_KEY``:
-the registry encrypts, and notify decrypts a phone only to hand it to the SMS gateway.
+the registry encrypts, and notify decrypts a phone only to hand it to the SMS gateway (and
+health tags only to select the residents a notice concerns).
 """
 import base64
 import hashlib
 import hmac
 
 from cryptography.fernet import Fernet
+from nameko.extensions import DependencyProvider
 
 
 class Protector:
@@ -29,3 +31,13 @@ class Protector:
 
     def decrypt(self, token):
         return self._fernet.decrypt(token.encode()).decode() if token else None
+
+
+class PiiProtection(DependencyProvider):
+    """Nameko dependency: the service's ``Protector``, built from ``PII_KEY`` at setup."""
+
+    def setup(self):
+        self.protector = Protector(self.container.config["PII_KEY"])
+
+    def get_dependency(self, worker_ctx):
+        return self.protector

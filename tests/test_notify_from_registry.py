@@ -119,3 +119,14 @@ def test_an_organisation_that_gives_a_webhook_is_reached_on_it_from_then_on(star
     call(registry, "registry", "update_organization", plant["id"], {"webhook_url": "https://water.example/heyun"})
     wait_for(lambda: call(notify, "notify", "preview_notice", audience)["per_channel"] == {"webhook": 1},
              message="the webhook URL to reach notify's projection")
+
+
+def test_an_audience_by_health_tag_reaches_those_residents_though_events_carry_it_encrypted(
+        start, registry_url, migrated_database):
+    notify = start(NotifyService, migrated_database("notify"))
+    registry = start(RegistryService, registry_url)
+    call(registry, "registry", "register_resident", resident(31, 5, ["mobility_impaired"]))
+    call(registry, "registry", "register_resident", resident(33, 5, ["elderly"]))
+    wait_for(lambda: call(notify, "notify", "projection_size")["residents"] == 2, message="both residents in notify")
+    audience = {"building_ids": ["b3"], "floor_min": 4, "tags": ["mobility_impaired"]}
+    assert call(notify, "notify", "preview_notice", audience)["residents"] == 1

@@ -39,15 +39,18 @@ def _aware(moment):
     return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
 
 
-def apply_resident(session, data, event=None):
-    """``resident_registered`` / ``resident_updated`` payloads (and snapshot items)."""
+def apply_resident(session, protector, data, event=None):
+    """``resident_registered`` / ``resident_updated`` payloads (and snapshot items). The health
+    tags come encrypted (``health_tags_token``); an audience may select them, so they are kept
+    with the others here, in notify's own database, and never shown or published again."""
     dwelling = data.get("dwelling") or {}
+    tags = set(data.get("tags") or []) | set(filter(None, (protector.decrypt(data.get("health_tags_token")) or "").split(",")))
     _upsert(session, ResidentRecipient, data["resident_id"], {
         "resident_id": data["resident_id"], "name": data["name"],
         "building_id": dwelling.get("building_id"), "building_number": dwelling.get("building_number"),
         "unit": dwelling.get("unit"), "floor": dwelling.get("floor"), "room": dwelling.get("room"),
         "grid_id": data.get("grid_id"),
-        "tags": "," + ",".join(sorted(set(data.get("tags") or []))) + "," if data.get("tags") else ",",
+        "tags": "," + ",".join(sorted(tags)) + "," if tags else ",",
         "language": data.get("language") or "zh", "preferred_channel": data.get("preferred_channel"),
         "phone_token": data.get("phone_token"),
     }, _as_of(event))
@@ -82,7 +85,7 @@ def is_empty(session):
     return session.execute(select(ResidentRecipient.resident_id).limit(1)).first() is None
 
 
-def fill_from_snapshot(Session, registry, transaction):
+def fill_from_snapshot(Session, registry, transaction, protector):
     """Pull every resident, organisation and grid worker from the registry (startup, when empty)."""
     count = 0
     with transaction(Session) as session:
@@ -95,7 +98,7 @@ def fill_from_snapshot(Session, registry, transaction):
         page = registry.snapshot_residents(after, 2000)
         with transaction(Session) as session:
             for item in page["items"]:
-                apply_resident(session, item)
+                apply_resident(session, protector, item)
         count += len(page["items"])
         after = page["next_after_id"]
     return count

@@ -12,6 +12,7 @@ from heyun.db import Database, transaction
 from heyun.events import asyncapi_document
 from heyun.handlers import claim, event_handler, multi_event_handler
 from heyun.identity import SYSTEM, CallerIdentity
+from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from notify import cap, events, fanout, notices, projection, receipts, rules, schemas
 from notify.engine import NotifyEngine
@@ -49,6 +50,7 @@ class NotifyService:
     context = CallerIdentity()
     config = Config()
     engine = NotifyEngine()
+    pii = PiiProtection()  # decrypts the health tags in registry events for the projection
     registry = RpcProxy("registry")
 
     @property
@@ -165,13 +167,16 @@ class NotifyService:
             if claim(session, f"notify.{consumer}", event):
                 apply(session, event["data"], event)
 
+    def _apply_resident(self, session, data, event):
+        projection.apply_resident(session, self.pii, data, event)
+
     @event_handler("registry", "resident_registered")
     def on_resident_registered(self, event):
-        self._apply("on_resident_registered", event, projection.apply_resident)
+        self._apply("on_resident_registered", event, self._apply_resident)
 
     @event_handler("registry", "resident_updated")
     def on_resident_updated(self, event):
-        self._apply("on_resident_updated", event, projection.apply_resident)
+        self._apply("on_resident_updated", event, self._apply_resident)
 
     @event_handler("registry", "resident_moved")
     def on_resident_moved(self, event):
@@ -210,7 +215,7 @@ class NotifyService:
         registry = TimedProxy(self.registry, SNAPSHOT_CALL_SECONDS)
         for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
             try:
-                count = projection.fill_from_snapshot(self.db.Session, registry, transaction)
+                count = projection.fill_from_snapshot(self.db.Session, registry, transaction, self.pii)
             except eventlet.Timeout:
                 log.warning("registry snapshot call unanswered (attempt %d of %d)", attempt, SNAPSHOT_ATTEMPTS)
                 continue

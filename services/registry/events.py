@@ -26,7 +26,10 @@ class ResidentPayload(Schema):
     relation_to_head = fields.String(allow_none=True)
     dwelling = fields.Nested(DwellingPayload, allow_none=True)
     grid_id = fields.String(allow_none=True)
-    tags = fields.List(fields.String(), required=True)
+    tags = fields.List(fields.String(), required=True)  # all but the health tags
+    # The health tags (mobility_impaired, disabled) as ciphertext under the PII key, like the
+    # phone: notify can address those who cannot walk; an integrator learns nothing.
+    health_tags_token = fields.String(allow_none=True)
     phone_masked = fields.String(allow_none=True)
     has_phone = fields.Boolean(required=True)
     # The phone as ciphertext under the platform's PII key: notify (which holds the key) can text

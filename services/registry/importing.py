@@ -200,12 +200,12 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
             new_residents.append(values)
             new_residences.append({"id": new_id(), "resident_id": values["id"], "dwelling_id": dwelling.id,
                                    "moved_in": today()})
-            registered.append(resident_payload(Resident(**values), dwelling, row["building"]))
+            registered.append(resident_payload(Resident(**values), dwelling, row["building"], protector))
             result.created += 1
         else:
             changes = _apply_changes(session, resident, row, dwelling, protector, moved)
             if changes:
-                updated.append(dict(resident_payload(resident, dwelling, row["building"]), changed=changes))
+                updated.append(dict(resident_payload(resident, dwelling, row["building"], protector), changed=changes))
                 result.updated += 1
             else:
                 result.unchanged += 1

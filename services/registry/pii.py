@@ -3,9 +3,7 @@
 The registry stores ID and phone numbers as ciphertext beside their masked form (``heyun.pii``),
 so an ordinary listing decrypts nothing; ``Viewer`` decrypts only for roles that need the numbers.
 """
-from nameko.extensions import DependencyProvider
-
-from heyun.pii import Protector
+from registry.schemas import HEALTH_TAGS
 
 
 class Viewer:
@@ -40,18 +38,14 @@ class Viewer:
             return True  # one's own numbers
         return self.caller.may_see_pii
 
+    def visible_tags(self, resident_id, tags):
+        """All of them for a role that cares for residents (or the resident); no health tags else."""
+        if self.caller.may_see_health or self.caller.resident_id == resident_id:
+            return tags
+        return [tag for tag in tags if tag not in HEALTH_TAGS]
+
     def show(self, subject_type, subject_id, field, cipher, masked):
         if cipher is None or not self.may_reveal(subject_type, subject_id):
             return masked
         self.revealed.setdefault((subject_type, subject_id), set()).add(field)
         return self.protector.decrypt(cipher)
-
-
-class PiiProtection(DependencyProvider):
-    """Nameko dependency: the service's ``Protector``, built from ``PII_KEY`` at setup."""
-
-    def setup(self):
-        self.protector = Protector(self.container.config["PII_KEY"])
-
-    def get_dependency(self, worker_ctx):
-        return self.protector

@@ -15,6 +15,7 @@ from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
 from registry.pii import Viewer
+from registry.schemas import HEALTH_TAGS
 from registry.places import dwelling_payload, page, resolve_dwelling
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
@@ -65,14 +66,17 @@ def resident_dict(resident, dwelling, building, viewer):
         "floor": dwelling.floor if dwelling else None,
         "room": dwelling.room if dwelling else None,
         "grid_id": building.grid_id if building else None,
-        "tags": decode_tags(resident.tags),
+        "tags": viewer.visible_tags(resident.id, decode_tags(resident.tags)),
         "language": resident.language or "zh",
         "preferred_channel": resident.preferred_channel,
     }
 
 
-def resident_payload(resident, dwelling, building):
-    """The resident as events carry it: no ID number, phone only masked."""
+def resident_payload(resident, dwelling, building, protector):
+    """The resident as events carry it: no ID number, the phone masked, health tags only as
+    ciphertext (notify, which holds the key, needs them to reach those who cannot walk)."""
+    tags = decode_tags(resident.tags)
+    health = [tag for tag in tags if tag in HEALTH_TAGS]
     return {
         "resident_id": resident.id,
         "name": resident.name,
@@ -82,7 +86,8 @@ def resident_payload(resident, dwelling, building):
         "relation_to_head": resident.relation_to_head,
         "dwelling": dwelling_payload(dwelling, building),
         "grid_id": building.grid_id if building else None,
-        "tags": decode_tags(resident.tags),
+        "tags": [tag for tag in tags if tag not in HEALTH_TAGS],
+        "health_tags_token": protector.encrypt(",".join(health)) if health else None,
         "phone_masked": resident.phone_masked,
         "has_phone": resident.phone_cipher is not None,
         "phone_token": resident.phone_cipher,
@@ -125,6 +130,9 @@ def list_residents(session, protector, caller, filters, paging):
     if filters.get("floor_max"):
         query = query.where(Dwelling.floor <= filters["floor_max"])
     if filters.get("tag"):
+        if filters["tag"] in HEALTH_TAGS and not caller.may_see_health:
+            # The list would reveal who has the tag as surely as showing it.
+            raise Forbidden("Your role may not select residents by health tags.")
         query = query.where(Resident.tags.like(f"%,{filters['tag']},%"))
     if filters.get("grid_id"):
         query = query.where(Building.grid_id == filters["grid_id"])
@@ -245,7 +253,7 @@ def register_resident(session, protector, caller, data):
     if household.head_resident_id is None and resident.relation_to_head in HEAD_RELATIONS:
         household.head_resident_id = resident.id
     session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=today()))
-    record(session, RESIDENT_REGISTERED, resident_payload(resident, dwelling, building))
+    record(session, RESIDENT_REGISTERED, resident_payload(resident, dwelling, building, protector))
     return show(session, protector, caller, resident, dwelling, building)
 
 
@@ -271,7 +279,8 @@ def update_resident(session, protector, caller, resident_id, data):
         changed.append("phone")
     if changed:
         resident.updated_at = utcnow()
-        record(session, RESIDENT_UPDATED, dict(resident_payload(resident, dwelling, building), changed=changed))
+        record(session, RESIDENT_UPDATED, dict(resident_payload(resident, dwelling, building, protector),
+                                                    changed=changed))
     return show(session, protector, caller, resident, dwelling, building)
 
 
@@ -354,8 +363,8 @@ def register_household(session, caller, data):
 
 
 
-def snapshot(session, after_id, limit):
+def snapshot(session, protector, after_id, limit):
     """Every resident as events describe them, in id order, for a consumer rebuilding its projection."""
     rows = session.execute(_with_place().where(Resident.id > after_id).order_by(Resident.id).limit(limit)).all()
-    items = [resident_payload(r, d, b) for r, d, b in rows]
+    items = [resident_payload(r, d, b, protector) for r, d, b in rows]
     return {"items": items, "next_after_id": rows[-1][0].id if len(rows) == limit else None}

@@ -9,10 +9,10 @@ from heyun.db import Database
 from heyun.errors import Conflict, InvalidInput
 from heyun.events import asyncapi_document
 from heyun.identity import CallerIdentity
+from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
-from registry.pii import PiiProtection
 from registry.schemas import listing, load
 
 
@@ -151,7 +151,7 @@ class RegistryService:
     def snapshot_residents(self, after_id="", limit=1000):
         args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
         with self.db.transaction() as session:
-            return residents.snapshot(session, args["after_id"], args["limit"])
+            return residents.snapshot(session, self.pii, args["after_id"], args["limit"])
 
     @rpc
     def snapshot_organizations(self):

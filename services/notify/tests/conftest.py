@@ -19,12 +19,14 @@ GRID_WORKER_1 = Caller(account="gridworker1", roles=("grid_worker",), grid_ids=(
 
 
 def resident(n, building, floor, tags=(), phone="13800000000", language="zh", preferred=None):
-    """A projection record as the registry's events carry it."""
+    """A projection record as the registry's events carry it (health tags encrypted)."""
     protector = Protector(PII_KEY)
+    health = [tag for tag in tags if tag in ("mobility_impaired", "disabled")]
     return {"resident_id": f"r{n:03d}", "name": f"居民{n}",
             "dwelling": {"building_id": f"b{building}", "building_number": building, "unit": 1,
                          "floor": floor, "room": f"{floor}01"},
-            "grid_id": "grid-1" if building <= 4 else "grid-2", "tags": list(tags), "language": language,
+            "grid_id": "grid-1" if building <= 4 else "grid-2", "tags": [tag for tag in tags if tag not in health],
+            "health_tags_token": protector.encrypt(",".join(health)), "language": language,
             "preferred_channel": preferred, "phone_token": protector.encrypt(phone) if phone else None}
 
 
@@ -50,7 +52,7 @@ def notify_db(migrated_database, receivers):
     Session = make_sessionmaker(engine, "notify")
     with transaction(Session) as session:
         for data in RESIDENTS:
-            projection.apply_resident(session, data)
+            projection.apply_resident(session, Protector(PII_KEY), data)
         projection.apply_grid_worker(session, {"grid_worker_id": "gw1", "account": "gridworker1",
                                                "grid_id": "grid-1", "name": "李娜"})
         projection.apply_grid_worker(session, {"grid_worker_id": "gw2", "account": "gridworker2",

@@ -8,11 +8,13 @@ from sqlalchemy import select
 
 from heyun.db import make_engine
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
+from heyun.identity import Caller
+from heyun.pii import Protector
 from heyun.testing import wait_for
 from registry import idnumbers
 from registry.events import RESIDENT_REGISTERED
 from registry.models import PiiAccess
-from registry.tests.conftest import PROPERTY, STAFF
+from registry.tests.conftest import PII_KEY, PROPERTY, STAFF
 
 
 def person(building_id, floor=1, unit=1, room="101", birth=date(1950, 5, 1), seq=11, **extra):
@@ -134,7 +136,8 @@ def test_registering_publishes_an_event_without_the_id_number(registry, world):
         queue = Queue("test-resident-registered", exchange, routing_key="resident_registered", durable=False,
                       auto_delete=False)
         queue(conn.channel()).declare()
-        created = registry.call("register_resident", person(world["east"], seq=61))
+        created = registry.call("register_resident", person(world["east"], seq=61,
+                                                            tags=["elderly", "mobility_impaired"]))
 
         def fetch():
             return queue(conn.channel()).get(no_ack=True)
@@ -147,6 +150,24 @@ def test_registering_publishes_an_event_without_the_id_number(registry, world):
     assert RESIDENT_REGISTERED.check(envelope["data"]) == {}  # conforms to the published catalogue
     assert envelope["data"]["dwelling"]["floor"] == 1 and envelope["data"]["grid_id"] == world["grid_a"]
     assert created["id_number"] not in body and "13812345678" not in body
+    # Health data only as ciphertext: the other tags in the clear, this one for key holders.
+    assert "mobility_impaired" not in body and envelope["data"]["tags"] == ["elderly"]
+    assert Protector(PII_KEY).decrypt(envelope["data"]["health_tags_token"]) == "mobility_impaired"
+
+
+def test_health_tags_are_shown_only_to_roles_that_care_for_residents(registry, world):
+    created = registry.call("register_resident", person(world["east"], seq=71, tags=["living_alone", "disabled"]))
+    canteen = Caller(account="canteen", roles=("canteen_staff",))
+    police = Caller(account="police", roles=("police",))
+    for caller in (STAFF, world["gw_a"], canteen):
+        assert registry.call("get_resident", created["id"], caller=caller)["tags"] == ["disabled", "living_alone"]
+    for caller in (PROPERTY, police):
+        assert registry.call("get_resident", created["id"], caller=caller)["tags"] == ["living_alone"]
+        assert registry.call("list_residents", {"tag": "living_alone"}, caller=caller)["items"][0]["tags"] == [
+            "living_alone"]
+        with pytest.raises(Forbidden):  # selecting by it would tell as much as showing it
+            registry.call("list_residents", {"tag": "disabled"}, caller=caller)
+    assert registry.call("list_residents", {"tag": "disabled"}, caller=canteen)["total"] == 1
 
 
 def rows(*people):
