@@ -304,7 +304,9 @@ class NoticeCreate(Schema):
     audience = fields.Nested(Audience, required=True)
     requires_ack = fields.Boolean()
     ack_deadline = Timestamp(allow_none=True)
-    onset = Timestamp(allow_none=True)
+    onset = Timestamp(allow_none=True, metadata={"description": "When the event announced begins."})
+    ends = Timestamp(allow_none=True, metadata={
+        "description": "When the event announced ends (water back on); the notice expires then unless `expires` says otherwise."})
     expires = Timestamp(allow_none=True)
     send_at = Timestamp(allow_none=True, metadata={"description": "Send later; the recipients are fixed then."})
 
@@ -330,6 +332,7 @@ class NoticeUpdate(Schema):
     title_en = fields.String(allow_none=True, validate=validate.Length(1, 200))
     body_en = fields.String(allow_none=True, validate=validate.Length(1, 5000))
     severity = CapWord(SEVERITIES, allow_none=True)
+    ends = Timestamp(allow_none=True, metadata={"description": "A new end of the event (the repair takes longer)."})
     expires = Timestamp(allow_none=True)
 
 
@@ -565,6 +568,7 @@ class Notice(Schema):
     requires_ack = fields.Boolean()
     ack_deadline = fields.String(allow_none=True)
     onset = fields.String(allow_none=True)
+    ends = fields.String(allow_none=True)
     expires = fields.String(allow_none=True)
     send_at = fields.String(allow_none=True)
     created_at = fields.String()

@@ -98,6 +98,8 @@ def _info(notice, language, headline, description):
     _optional(info, "senderName", english and notice.get("issuer_name_en") or notice.get("issuer_name"))
     _optional(info, "headline", headline)
     _optional(info, "description", description)
+    if notice.get("ends"):  # CAP has onset but no end of the event: a parameter, as for the category
+        info.append(_cap.parameter(_cap.valueName("heyun:eventEnds"), _cap.value(cap_datetime(notice["ends"]))))
     area = _xml_text(english and notice.get("area_description_en") or notice.get("area_description"))
     if area:
         info.append(_cap.area(_cap.areaDesc(area)))

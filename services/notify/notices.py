@@ -35,7 +35,7 @@ def notice_dict(notice, stats=None):
         "issuer_account": notice.issuer_account, "issuer_organization_id": notice.issuer_organization_id,
         "audience": {k: v for k, v in (notice.audience or {}).items() if k not in ("copy_of", "reached_only")},
         "requires_ack": notice.requires_ack, "ack_deadline": iso(notice.ack_deadline),
-        "onset": iso(notice.onset), "expires": iso(notice.expires), "send_at": iso(notice.send_at),
+        "onset": iso(notice.onset), "ends": iso(notice.ends), "expires": iso(notice.expires), "send_at": iso(notice.send_at),
         "created_at": iso(notice.created_at), "published_at": iso(notice.published_at),
         "fanned_out_at": iso(notice.fanned_out_at), "escalated_at": iso(notice.escalated_at),
     }
@@ -71,6 +71,8 @@ def publish(session, caller, data, now=None):
         raise InvalidInput("Unknown organisation.", {"audience.organization_ids": [f"No organisation {o}." for o in unknown]})
     if data.get("expires") and data["expires"] <= now:
         raise InvalidInput("The notice has already expired.", {"expires": ["Must be in the future."]})
+    if not data.get("expires") and data.get("ends") and data["ends"] <= now:
+        raise InvalidInput("The event has already ended.", {"ends": ["Must be in the future."]})
     if data.get("ack_deadline") and data["ack_deadline"] <= now:
         raise InvalidInput("The acknowledgement deadline has passed.", {"ack_deadline": ["Must be in the future."]})
     return create(session, caller, data, audience, now)
@@ -83,7 +85,10 @@ def create(session, caller, data, audience, now):
         title=data["title"], body=data["body"], title_en=data.get("title_en"), body_en=data.get("body_en"),
         category=data["category"], severity=data["severity"], urgency=data["urgency"],
         certainty=data["certainty"], issuer_account=caller.account, issuer_organization_id=caller.organization_id,
-        onset=data.get("onset"), expires=data.get("expires"), send_at=data.get("send_at"),
+        # A notice of an event that has ended helps nobody: unless told otherwise it expires then,
+        # and deliveries still waiting (quiet hours, retries) are not sent.
+        onset=data.get("onset"), ends=data.get("ends"), expires=data.get("expires") or data.get("ends"),
+        send_at=data.get("send_at"),
         audience=audience, requires_ack=data.get("requires_ack", False), ack_deadline=data.get("ack_deadline"),
         msg_type=data.get("msg_type", "Alert"), references_id=data.get("references_id"),
         status="scheduled" if scheduled else "publishing", published_at=None if scheduled else now,
@@ -289,11 +294,14 @@ def update_notice(session, caller, notice_id, data, now=None):
         raise Forbidden("Only the issuer (or staff) may correct a notice.")
     if original.status == "cancelled":
         raise IllegalTransition("A cancelled notice cannot be corrected.", {"notice": ["Cancelled."]})
+    ends = data.get("ends") or original.ends
+    if data.get("ends") and original.onset and data["ends"] <= original.onset:
+        raise InvalidInput("ends must be after the event's onset.", {"ends": ["Must be after onset."]})
     return create(session, caller, {
         "title": data["title"], "body": data["body"], "title_en": data.get("title_en"), "body_en": data.get("body_en"),
         "category": original.category, "severity": data.get("severity") or original.severity,
-        "urgency": original.urgency, "certainty": original.certainty, "onset": original.onset,
-        "expires": data.get("expires") or original.expires, "msg_type": "Update", "references_id": original.id,
+        "urgency": original.urgency, "certainty": original.certainty, "onset": original.onset, "ends": ends,
+        "expires": data.get("expires") or data.get("ends") or original.expires, "msg_type": "Update", "references_id": original.id,
     }, {"copy_of": original.id}, now or utcnow())
 
 

@@ -75,6 +75,7 @@ class NoticeCreate(Schema):
     requires_ack = fields.Boolean(load_default=False)
     ack_deadline = fields.AwareDateTime(allow_none=True, load_default=None)
     onset = fields.AwareDateTime(allow_none=True, load_default=None)
+    ends = fields.AwareDateTime(allow_none=True, load_default=None)
     expires = fields.AwareDateTime(allow_none=True, load_default=None)
     send_at = fields.AwareDateTime(allow_none=True, load_default=None)
 
@@ -84,6 +85,8 @@ class NoticeCreate(Schema):
             raise ValidationError("A notice that requires acknowledgement needs an ack_deadline.", "ack_deadline")
         if data.get("onset") and data.get("expires") and data["expires"] <= data["onset"]:
             raise ValidationError("expires must be after onset.", "expires")
+        if data.get("onset") and data.get("ends") and data["ends"] <= data["onset"]:
+            raise ValidationError("ends must be after onset.", "ends")
 
 
 class NoticeUpdate(Schema):
@@ -94,6 +97,7 @@ class NoticeUpdate(Schema):
     title_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 200))
     body_en = Text(allow_none=True, load_default=None, validate=validate.Length(1, 5000))
     severity = Severity(SEVERITIES, load_default=None, allow_none=True)
+    ends = fields.AwareDateTime(allow_none=True, load_default=None)  # "water back at 20:00, not 17:00"
     expires = fields.AwareDateTime(allow_none=True, load_default=None)
 
 

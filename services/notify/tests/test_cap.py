@@ -20,6 +20,7 @@ OUTAGE = {
     "msg_type": "Alert",
     "sent_at": "2021-07-04T18:30:00.123456+08:00",
     "onset": "2021-07-05T08:00:00+08:00",
+    "ends": "2021-07-05T18:00:00+08:00",
     "expires": datetime(2021, 7, 5, 10, 0, tzinfo=timezone.utc),  # 18:00 in Jinan
     "issuer_name": "王河社区居委会",
     "area_description": "王河社区 3号楼、5号楼 4层及以上",
@@ -50,6 +51,8 @@ def test_outage_notice_exports_as_valid_cap_in_chinese():
     assert info.findtext("cap:onset", namespaces=NS) == "2021-07-05T08:00:00+08:00"
     assert info.findtext("cap:expires", namespaces=NS) == "2021-07-05T18:00:00+08:00"
     assert info.findtext("cap:senderName", namespaces=NS) == "王河社区居委会"
+    [ends] = [p for p in info.findall("cap:parameter", NS) if p.findtext("cap:valueName", namespaces=NS) == "heyun:eventEnds"]
+    assert ends.findtext("cap:value", namespaces=NS) == "2021-07-05T18:00:00+08:00"
     assert info.findtext("cap:area/cap:areaDesc", namespaces=NS) == "王河社区 3号楼、5号楼 4层及以上"
     assert document.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
     assert "停水通知".encode("utf-8") in document

@@ -247,6 +247,31 @@ def test_deliveries_still_waiting_when_the_notice_expires_are_not_sent(notify_db
     assert statuses == {"sms": "cancelled", "door_to_door": "cancelled"}
 
 
+def test_a_notice_names_when_its_event_ends_and_expires_then_unless_told_otherwise(notify):
+    onset, ends = later(60), later(8 * 60)
+    created = notify.call("publish_notice", dict(OUTAGE, onset=onset, ends=ends), caller=WATER_PLANT)
+    notice = notify.call("get_notice", created["id"])
+    assert datetime.fromisoformat(notice["ends"]) == datetime.fromisoformat(ends)
+    assert notice["expires"] == notice["ends"]  # water back on: the notice has done its work
+    assert b"heyun:eventEnds" in notify.call("export_cap", created["id"]).encode()
+    # The repair takes longer: the correction moves the end, and the expiry with it.
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+    longer = later(11 * 60)
+    correction = notify.call("update_notice", created["id"], {"title": "停水延长", "body": "供水延至20:00。",
+                                                               "ends": longer}, caller=WATER_PLANT)
+    corrected = notify.call("get_notice", correction["id"])
+    assert datetime.fromisoformat(corrected["ends"]) == datetime.fromisoformat(longer) == \
+        datetime.fromisoformat(corrected["expires"])
+    for draft, field in ((dict(OUTAGE, onset=ends, ends=onset), "ends"),
+                         (dict(OUTAGE, ends=(datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()), "ends")):
+        with pytest.raises(InvalidInput) as refused:
+            notify.call("publish_notice", draft, caller=WATER_PLANT)
+        assert field in refused.value.errors
+    with pytest.raises(InvalidInput) as refused:
+        notify.call("update_notice", created["id"], {"title": "x", "body": "y", "ends": later(30)}, caller=WATER_PLANT)
+    assert "ends" in refused.value.errors  # before the onset
+
+
 def test_the_inbox_shows_the_notice_as_the_resident_reads_it(notify):
     from heyun.identity import Caller
 
