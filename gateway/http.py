@@ -18,7 +18,6 @@ C0 controls) or half of a UTF-16 surrogate pair (not encodable as UTF-8) in a JS
 or a query parameter is a 422 naming the field; a path id with one, or longer than any id, is a 404.
 """
 import json
-import re
 import time
 from functools import partial
 
@@ -36,6 +35,7 @@ from gateway.metrics import HttpMetrics
 from gateway.problems import JSON_TYPE, dumps, response_from_exception
 from heyun.errors import DomainError, Forbidden, NotFound
 from heyun.identity import CONTEXT_KEY
+from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 from marshmallow import ValidationError
 
 BASE = "/api/v1"
@@ -47,9 +47,6 @@ SPREADSHEET_TYPES = {
 }
 # User errors raised in a worker: answered as problems, not logged as crashes.
 EXPECTED = (DomainError, ValidationError)
-# Characters no text field may hold: C0 controls except tab, newline and carriage return, and
-# lone surrogates (JSON's "\ud800" escape decodes to one; it cannot be written as UTF-8).
-UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 # Every id is a UUID (36 characters); a longer path value names nothing, and keeps every path
 # within what the Idempotency-Key ledger stores (500 characters).
 MAX_ID_LENGTH = 100
@@ -145,8 +142,7 @@ def check_text(data):
         elif isinstance(value, list):
             pending.extend((f"{path}.{index}" if path else str(index), item) for index, item in enumerate(value))
         elif isinstance(value, str) and UNSTORABLE.search(value):
-            errors[path or "_schema"] = [
-                "Contains a control character or invalid Unicode (only tab and line breaks are allowed)."]
+            errors[path or "_schema"] = [UNSTORABLE_MESSAGE]
     if errors:
         raise ValidationError(errors)
     return data

@@ -1,8 +1,16 @@
 """Loading input at a service boundary: marshmallow errors become ``InvalidInput`` naming fields,
 and every list call takes the same paging."""
+import re
+
 from marshmallow import Schema, ValidationError, fields, validate
 
 from heyun.errors import from_marshmallow
+
+# What no text a person sends may hold, in any service: C0 controls but tab and line breaks
+# (PostgreSQL refuses NUL; XML, as in a CAP export, refuses every other one) and lone UTF-16
+# surrogates (JSON's "\ud800" escape decodes to one; UTF-8 cannot carry it).
+UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+UNSTORABLE_MESSAGE = "Contains a control character or invalid Unicode (only tab and line breaks are allowed)."
 
 
 def load(schema, data, partial=False):

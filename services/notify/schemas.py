@@ -1,9 +1,7 @@
 """What notify accepts over RPC; every entrypoint loads its input through one of these."""
-import re
-
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from heyun.schemas import Paging, listing, load  # noqa: F401 (re-exported for the service)
+from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE, Paging, listing, load  # noqa: F401 (re-exported)
 
 CATEGORIES = ("water_outage", "power_outage", "gas", "safety", "weather", "activity", "policy", "other")
 SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")  # CAP 1.2
@@ -17,14 +15,9 @@ TAGS = (
 )
 
 
-# C0 controls but tab and line breaks, and lone surrogates: a notice's text goes into XML (its
-# CAP export), which cannot carry them, and PostgreSQL refuses NUL.
-UNPRINTABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
-
-
 def printable(value):
-    if UNPRINTABLE.search(value):
-        raise ValidationError("Contains a control character (only tab and line breaks are allowed).")
+    if UNSTORABLE.search(value):  # a notice's text goes into XML too (its CAP export)
+        raise ValidationError(UNSTORABLE_MESSAGE)
 
 
 class Text(fields.String):

@@ -12,6 +12,7 @@ from sqlalchemy import insert, select
 
 from heyun.errors import InvalidInput
 from heyun.outbox import record_many
+from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, new_id, utcnow
@@ -42,7 +43,6 @@ TEXT_COLUMNS = {
     "name": Resident.name, "room": Dwelling.room,
     "relation_to_head": Resident.relation_to_head, "origin_village": Household.origin_village,
 }
-UNSTORABLE = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
 GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 TAG_WORDS = {
     "高龄": "elderly", "老年": "elderly", "独居": "living_alone", "行动不便": "mobility_impaired",
@@ -101,7 +101,7 @@ def parse_row(cells, positions, buildings):
         elif len(value) > limit:
             errors.append((field, f"At most {limit} characters, not {len(value)}."))
         elif UNSTORABLE.search(value):
-            errors.append((field, "Contains a control character (only tab and line breaks are allowed)."))
+            errors.append((field, UNSTORABLE_MESSAGE))
         row[field] = value or None
     stated_gender = stated_birth = None
     if cell("gender"):
