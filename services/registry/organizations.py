@@ -2,7 +2,7 @@
 station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
-from heyun.errors import Conflict
+from heyun.errors import Conflict, Forbidden
 from heyun.outbox import record
 from registry import idnumbers
 from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
@@ -46,7 +46,15 @@ def refuse_taken_name(session, name):
         raise Conflict("An organisation with this name exists.", {"name": ["Already registered."]})
 
 
+def require_office(caller):
+    """Organisations are the community office's to manage; the registry checks it as well as the
+    gateway, since other services call it too."""
+    if not caller.community_wide:
+        raise Forbidden("Only admin and staff may register or change organisations.")
+
+
 def create_organization(session, caller, data):
+    require_office(caller)
     refuse_taken_name(session, data["name"])
     org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [],
                        webhook_url=data.get("webhook_url"))
@@ -58,6 +66,7 @@ def create_organization(session, caller, data):
 
 def update_organization(session, caller, organization_id, changes):
     """Change what ``changes`` names (of ``UPDATABLE``); a change is announced, no change is not."""
+    require_office(caller)
     org = get_or_404(session, Organization, organization_id, "organisation")
     changed = [key for key in UPDATABLE if key in changes and changes[key] != getattr(org, key)]
     if "name" in changed:

@@ -5,9 +5,10 @@ import json
 import pytest
 from kombu import Connection, Exchange, Queue
 
-from heyun.errors import Conflict, InvalidInput
+from heyun.errors import Conflict, Forbidden, InvalidInput
 from heyun.testing import wait_for
 from registry.events import ORGANIZATION_UPDATED
+from registry.tests.conftest import PROPERTY
 
 WATER_PLANT = {"name": "济南水务集团东区供水所", "kind": "water_utility",
                "contacts": [{"name": "赵工", "role": "调度", "phone": "053188880000", "email": "dispatch@water.example"}]}
@@ -50,3 +51,12 @@ def test_the_kind_is_fixed_and_names_stay_unique(registry):
 
 def test_the_catalogue_describes_organization_updated(registry):
     assert "organization_updated" in registry.call("catalogue")["components"]["messages"]
+
+
+def test_only_the_community_office_registers_or_changes_organisations(registry):
+    org = registry.call("create_organization", {"name": "王河物业", "kind": "property_management"})
+    with pytest.raises(Forbidden):  # property management may not rename itself or add a rival
+        registry.call("update_organization", org["id"], {"name": "别的物业"}, caller=PROPERTY)
+    with pytest.raises(Forbidden):
+        registry.call("create_organization", {"name": "另一家物业", "kind": "property_management"}, caller=PROPERTY)
+    assert registry.call("get_organization", org["id"])["name"] == "王河物业"
