@@ -2,8 +2,9 @@
 the HS256 JWT that carries the caller (account, roles, grids, organisation, resident).
 
 The token carries the whole ``Caller`` so a request needs no database read to know who asks;
-the price is that a change of role or grid takes effect at the next sign-in, and a deactivated
-account's token works until it expires (``TOKEN_TTL_SECONDS``; tokens are short).
+a change to an account (roles, links, password, deactivation) revokes the tokens issued before
+it, which every gateway process learns within seconds (``revocation.py``). A grid worker's new
+grid, which is the registry's, takes effect at the next sign-in.
 
 Admins manage accounts over HTTP (``/api/v1/accounts``, see ``service.py``); the first admin of a
 production installation, where no demo accounts exist, comes from the command line:
@@ -31,7 +32,7 @@ from sqlalchemy.exc import IntegrityError
 from gateway.exceptions import Unauthorized
 from gateway.models import Account
 from heyun.config import service_config
-from heyun.db import make_engine, make_sessionmaker, transaction
+from heyun.db import make_engine, make_sessionmaker, transaction, utcnow
 from heyun.errors import Conflict, NotFound
 from heyun.identity import Caller
 
@@ -85,23 +86,26 @@ def caller_for(account, grid_ids=()):
 
 
 def issue_token(caller, secret, ttl_seconds, now=None):
-    now = int(now if now is not None else time.time())
+    now = now if now is not None else time.time()
     claims = {
         "sub": caller.account, "roles": list(caller.roles), "grid_ids": list(caller.grid_ids),
         "organization_id": caller.organization_id, "resident_id": caller.resident_id,
-        "iat": now, "exp": now + int(ttl_seconds),
+        # To the millisecond: a token issued just after a revocation, in the same second, is good.
+        "iat": round(now, 3), "exp": int(now) + int(ttl_seconds),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
 
-def verify_token(token, secret):
-    """The ``Caller`` a valid, unexpired token speaks for; ``Unauthorized`` otherwise."""
+def verify_token(token, secret, revocations=None):
+    """The ``Caller`` a valid, unexpired, unrevoked token speaks for; ``Unauthorized`` otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "iat"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired; sign in again.") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is not valid.") from None
+    if revocations is not None and revocations.revoked(claims["sub"], claims["iat"]):
+        raise Unauthorized("The account has changed since this token was issued; sign in again.")
     return Caller(
         account=claims["sub"], roles=tuple(claims.get("roles") or ()),
         grid_ids=tuple(claims.get("grid_ids") or ()),
@@ -166,6 +170,7 @@ def update_account(session, username, changes):
     The last active admin keeps the role and stays active (409): otherwise no one could manage
     accounts again short of the command line."""
     account = find_account(session, username)
+    before = _token_facts(account)
     was_admin = _is_active_admin(account)
     if "roles" in changes:
         account.roles = _distinct(changes["roles"])
@@ -182,7 +187,15 @@ def update_account(session, username, changes):
             if other.id != account.id):
         raise Conflict("This is the last active admin account; make another admin first.",
                        {"roles" if "roles" in changes else "active": ["The last active admin."]})
+    if _token_facts(account) != before:  # the tokens out there speak for an account that is no more
+        account.tokens_valid_after = utcnow()
     return account
+
+
+def _token_facts(account):
+    """What a token carries or stands on: a change to any of it revokes the tokens issued before."""
+    return (account.active, tuple(account.roles or ()), account.organization_id, account.resident_id,
+            account.password_hash)
 
 
 def _is_active_admin(account):

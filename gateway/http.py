@@ -32,6 +32,7 @@ from gateway import accounts
 from gateway.exceptions import MalformedJson, UnsupportedMediaType
 from gateway.idempotency import IdempotencyStore, body_hash
 from gateway.metrics import HttpMetrics
+from gateway.revocation import TokenRevocations
 from gateway.problems import JSON_TYPE, dumps, response_from_exception
 from heyun.errors import DomainError, Forbidden, NotFound
 from heyun.identity import CONTEXT_KEY
@@ -159,6 +160,7 @@ def check_path_values(values):
 class ApiEndpoint(HttpRequestHandler):
     server = ApiServer()
     idempotency = IdempotencyStore()
+    revocations = TokenRevocations()
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
@@ -200,7 +202,7 @@ class ApiEndpoint(HttpRequestHandler):
         caller = None
         if not self.public:
             caller = accounts.verify_token(accounts.bearer_token(request.headers.get("Authorization")),
-                                           self.container.config["TOKEN_SECRET"])
+                                           self.container.config["TOKEN_SECRET"], self.revocations)
             if self.roles and not caller.has_role(*self.roles):
                 raise Forbidden("Your role may not do this.")
         kwargs = check_path_values(dict(request.path_values))

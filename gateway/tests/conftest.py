@@ -71,7 +71,7 @@ def start_gateway(container_factory, service_config, gateway_db):
         port = free_port()
         settings = dict(
             DATABASE_URL=gateway_db, WEB_SERVER_ADDRESS=f"127.0.0.1:{port}", TOKEN_SECRET=TOKEN_SECRET,
-            TOKEN_TTL_SECONDS=600, RPC_TIMEOUT_SECONDS=10, READY_TIMEOUT_SECONDS=1,
+            TOKEN_TTL_SECONDS=600, TOKEN_REVOCATION_REFRESH_SECONDS=0.2, RPC_TIMEOUT_SECONDS=10, READY_TIMEOUT_SECONDS=1,
             READY_SERVICES=["registry"])
         settings.update(overrides)  # e.g. READY_SERVICES with notify too
         config = service_config(**settings)

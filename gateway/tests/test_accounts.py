@@ -1,6 +1,7 @@
 """Accounts over HTTP and from the command line, and the registry fields the gateway's schemas
 used to refuse (a resident's language and preferred channel, an organisation's webhook URL):
 what an admin does, and what the person given the account then sees when signing in."""
+import time
 import uuid
 
 import jwt
@@ -10,6 +11,7 @@ from gateway import accounts, demo
 from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
 from gateway.tests.test_http import assert_problem
 from gateway.tests.test_with_registry import buildings, resident_body
+from heyun.testing import wait_for
 
 NEW_PASSWORD = "river-nourishes-1"
 
@@ -65,13 +67,22 @@ def test_a_deactivated_account_cannot_sign_in_and_a_reset_password_replaces_the_
     changed = platform.patch(f"/api/v1/accounts/{username}", as_user="admin", json={"active": False})
     assert changed.status_code == 200 and changed.json()["active"] is False
     assert_problem(sign_in(platform, username), 401)
-    # A token issued before lives until it expires (no database read per request); README says so.
-    assert platform.get("/api/v1/service-items", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+
+    def answer(bearer):
+        return platform.get("/api/v1/service-items", headers={"Authorization": f"Bearer {bearer}"})
+    # The token issued before stops working too, within the revocation refresh (0.2 s here).
+    wait_for(lambda: answer(token).status_code == 401, timeout=5, message="the old token to be refused")
+    assert "sign in again" in assert_problem(answer(token), 401)["detail"]
+    assert platform.get("/api/v1/service-items", as_user="staff").status_code == 200  # others' are good
 
     platform.patch(f"/api/v1/accounts/{username}", as_user="admin",
                    json={"active": True, "password": "a-brand-new-password", "roles": ["patrol_member"]})
     assert_problem(sign_in(platform, username), 401)  # the old password no longer works
-    assert claims(sign_in(platform, username, "a-brand-new-password"))["roles"] == ["patrol_member"]
+    fresh = sign_in(platform, username, "a-brand-new-password")
+    assert claims(fresh)["roles"] == ["patrol_member"]
+    time.sleep(0.5)  # a refresh or two: the reactivation revoked the old token again, not the new
+    assert answer(fresh.json()["access_token"]).status_code == 200
+    assert answer(token).status_code == 401
 
 
 def test_only_admins_manage_accounts_and_staff_may_read_them(platform):
