@@ -25,6 +25,9 @@ ORGANIZATION_KINDS = (
 PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
 PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
 MAX_LIMIT = 500
+# A dwelling's floor and unit, and so a building's floors and units (as registry/schemas.py).
+FLOORS = validate.Range(1, 60)
+UNITS = validate.Range(1, 20)
 
 
 def Text(maximum, **kwargs):
@@ -121,8 +124,8 @@ def split_query(query):
 # -- request bodies ----------------------------------------------------------------------
 class DwellingRef(Schema):
     building_id = Text(36, required=True)
-    unit = fields.Integer(required=True, validate=validate.Range(1, 20))
-    floor = fields.Integer(required=True, validate=validate.Range(1, 60))
+    unit = fields.Integer(required=True, validate=UNITS)
+    floor = fields.Integer(required=True, validate=FLOORS)
     room = Text(10, required=True)
 
 
@@ -166,11 +169,36 @@ class HouseholdCreate(Schema):
     dwelling = fields.Nested(DwellingRef, required=True)
 
 
-class GridWorkerCreate(Schema):
-    name = Text(100, required=True)
+class GridWorkerUpdate(Schema):
+    """What changes: a new grid is announced (grid_worker_assigned); the worker's own account
+    covers it from its next sign-in."""
+
+    name = Text(100)
     phone = fields.String(allow_none=True)
     account = fields.String(allow_none=True, validate=validate.Length(1, 100))
+    grid_id = Text(36)
+
+
+class GridWorkerCreate(GridWorkerUpdate):
+    name = Text(100, required=True)
     grid_id = Text(36, required=True)
+
+
+class BuildingCreate(Schema):
+    number = fields.Integer(required=True, validate=validate.Range(1, 9999))
+    name = Text(100, required=True)
+    floors = fields.Integer(required=True, validate=FLOORS)
+    units = fields.Integer(required=True, validate=UNITS)
+    grid_id = Text(36, allow_none=True)
+
+
+class BuildingMove(Schema):
+    grid_id = Text(36, required=True, metadata={"description": "The grid the building (and its residents) moves to."})
+
+
+class GridCreate(Schema):
+    name = Text(100, required=True)
+    building_ids = fields.List(Text(36), metadata={"description": "Buildings the new grid takes over."})
 
 
 class Contact(Schema):

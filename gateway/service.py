@@ -5,8 +5,8 @@ caller rides along in context data, so the registry applies scope and masking it
 Who may do what (the services check object-level permission again):
 - reads of places, households, residents, organisations: every role but ``resident``; a
   resident reads only their own record (``GET /residents/{id}``);
-- registry writes: admin and staff; grid workers also register, update and move residents and
-  import spreadsheets (the registry holds them to their grid);
+- registry writes (buildings, grids and grid workers too): admin and staff; grid workers also
+  register, update and move residents and import spreadsheets (the registry holds them to their grid);
 - help-and-proxy requests: admin, staff, grid workers, and residents for their own requests
   (submit, withdraw, rate);
 - notices: publishing, previewing, correcting and cancelling for the roles that speak to the
@@ -151,6 +151,17 @@ class GatewayService:
     def get_building(self, request, building_id):
         return self.registry.get_building(building_id)
 
+    @api("POST", BASE + "/buildings", roles=ADMIN, body=schemas.BuildingCreate, status=201,
+         response=schemas.Building, summary="Add a building; its dwellings appear as residents are registered.")
+    def create_building(self, request, body):
+        return self.registry.create_building(body)
+
+    @api("PATCH", BASE + "/buildings/<building_id>", roles=ADMIN, body=schemas.BuildingMove,
+         response=schemas.Building,
+         summary="Move a building to another grid: its residents now belong to that grid (building_moved).")
+    def move_building(self, request, building_id, body):
+        return self.registry.move_building(building_id, body)
+
     @api("GET", BASE + "/dwellings", roles=READERS, query=schemas.DwellingQuery, response=schemas.DwellingList)
     def list_dwellings(self, request, query):
         filters, limit, offset = schemas.split_query(query)
@@ -164,6 +175,11 @@ class GatewayService:
     def get_grid(self, request, grid_id):
         return self.registry.get_grid(grid_id)
 
+    @api("POST", BASE + "/grids", roles=ADMIN, body=schemas.GridCreate, status=201, response=schemas.Grid,
+         summary="Create a grid; the buildings listed move to it.")
+    def create_grid(self, request, body):
+        return self.registry.create_grid(body)
+
     @api("GET", BASE + "/grid-workers", roles=READERS, query=schemas.GridWorkerQuery, response=schemas.GridWorkerList)
     def list_grid_workers(self, request, query):
         filters, limit, offset = schemas.split_query(query)
@@ -173,6 +189,12 @@ class GatewayService:
          response=schemas.GridWorker)
     def create_grid_worker(self, request, body):
         return self.registry.create_grid_worker(body)
+
+    @api("PATCH", BASE + "/grid-workers/<grid_worker_id>", roles=ADMIN, body=schemas.GridWorkerUpdate,
+         response=schemas.GridWorker,
+         summary="Move a grid worker to another grid, or change their name, phone or account.")
+    def update_grid_worker(self, request, grid_worker_id, body):
+        return self.registry.update_grid_worker(grid_worker_id, body)
 
     # -- households and residents ----------------------------------------------------------
     @api("GET", BASE + "/households", roles=READERS, query=schemas.HouseholdQuery, response=schemas.HouseholdList)

@@ -108,14 +108,31 @@ def registry_demo_db(migrated_database):
 
 
 @pytest.fixture
-def registry_service(container_factory, service_config, registry_demo_db):
+def start_registry(container_factory, service_config):
+    """``start_registry(database_url)`` → a running registry container on that database."""
     from heyun.config import service_config as file_config
     from registry.service import RegistryService
 
-    config = service_config(DATABASE_URL=registry_demo_db, PII_KEY=file_config("registry")["PII_KEY"])
-    container = container_factory(RegistryService, config)
-    container.start()
-    return container
+    def start(database_url):
+        config = service_config(DATABASE_URL=database_url, PII_KEY=file_config("registry")["PII_KEY"])
+        container = container_factory(RegistryService, config)
+        container.start()
+        return container
+
+    return start
+
+
+@pytest.fixture
+def registry_service(start_registry, registry_demo_db):
+    return start_registry(registry_demo_db)
+
+
+@pytest.fixture
+def empty_community(start_registry, migrated_database, start_gateway):
+    """The gateway with a registry of its own, with no buildings or grids yet: tests that add
+    or move them cannot change the demo community other tests count."""
+    start_registry(migrated_database("registry"))
+    return start_gateway()
 
 
 @pytest.fixture

@@ -113,7 +113,8 @@ def test_openapi_document_describes_every_path(gateway):
     assert document["openapi"].startswith("3.") and document["info"]["title"]
     expected = {
         "/api/v1/auth/token", "/api/v1/buildings", "/api/v1/buildings/{building_id}", "/api/v1/dwellings",
-        "/api/v1/grids", "/api/v1/grids/{grid_id}", "/api/v1/grid-workers", "/api/v1/households",
+        "/api/v1/grids", "/api/v1/grids/{grid_id}", "/api/v1/grid-workers", "/api/v1/grid-workers/{grid_worker_id}",
+        "/api/v1/households",
         "/api/v1/households/{household_id}", "/api/v1/residents", "/api/v1/residents/{resident_id}",
         "/api/v1/residents/{resident_id}/moves", "/api/v1/residents/{resident_id}/history",
         "/api/v1/residents/import", "/api/v1/organizations", "/api/v1/organizations/{organization_id}",
@@ -127,5 +128,8 @@ def test_openapi_document_describes_every_path(gateway):
     assert {p["name"] for p in residents["get"]["parameters"]} >= {
         "building_id", "floor_min", "floor_max", "tag", "grid_id", "min_age", "q", "limit", "offset"}
     assert "ResidentCreate" in document["components"]["schemas"]
+    assert {"post", "get"} <= set(document["paths"]["/api/v1/buildings"])
+    assert {"patch", "get"} <= set(document["paths"]["/api/v1/buildings/{building_id}"])
+    assert {"BuildingCreate", "BuildingMove", "GridCreate", "GridWorkerUpdate"} <= set(document["components"]["schemas"])
     assert residents["post"]["responses"]["201"]["content"]["application/json"]["schema"]["$ref"].endswith("/Resident")
     json.dumps(document)  # plain JSON throughout

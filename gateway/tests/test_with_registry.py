@@ -223,3 +223,91 @@ def test_the_event_catalogue_needs_every_service_it_merges(platform):
     # notify is not running beside this gateway: a catalogue without its events would mislead.
     body = assert_problem(platform.get("/api/v1/events/catalogue", as_user="staff"), 503)
     assert "notify" in body["detail"]
+
+
+def test_the_office_builds_its_grid_and_moves_a_building_with_its_residents(empty_community):
+    office = empty_community
+
+    def post(path, body, as_user="staff"):
+        return office.post("/api/v1" + path, as_user=as_user, json=body)
+
+    def residents_seen_by(username):
+        return [r["id"] for r in office.get("/api/v1/residents", as_user=username).json()["items"]]
+
+    east, west = (post("/grids", {"name": name}) for name in ("东区网格", "西区网格"))
+    assert east.status_code == west.status_code == 201, east.text
+    east, west = east.json(), west.json()
+    assert_problem(post("/grids", {"name": "东区网格"}), 409)
+    building = post("/buildings", {"number": 1, "name": "1号楼", "floors": 6, "units": 2, "grid_id": east["id"]})
+    assert building.status_code == 201, building.text
+    building = building.json()
+    assert_problem(post("/buildings", {"number": 1, "name": "又一个1号楼", "floors": 6, "units": 2}), 409)
+    for worker in ({"name": "李娜", "phone": "13800000001", "account": "gridworker1", "grid_id": east["id"]},
+                   {"name": "王芳", "phone": "13800000002", "account": "gridworker2", "grid_id": west["id"]}):
+        assert post("/grid-workers", worker).status_code == 201
+    # The dwelling on the top floor is made as its first resident moves in.
+    resident = post("/residents", resident_body(building["id"], dwelling={
+        "building_id": building["id"], "unit": 2, "floor": 6, "room": "602"}))
+    assert resident.status_code == 201, resident.text
+    resident = resident.json()
+    assert residents_seen_by("gridworker1") == [resident["id"]] and residents_seen_by("gridworker2") == []
+
+    moved = office.patch(f"/api/v1/buildings/{building['id']}", as_user="staff", json={"grid_id": west["id"]})
+    assert moved.status_code == 200 and moved.json()["grid_id"] == west["id"]
+    assert residents_seen_by("gridworker2") == [resident["id"]] and residents_seen_by("gridworker1") == []
+    assert_problem(office.get(f"/api/v1/residents/{resident['id']}", as_user="gridworker1"), 404)
+    assert office.get(f"/api/v1/grids/{west['id']}", as_user="staff").json()["building_ids"] == [building["id"]]
+
+
+def test_the_office_moves_a_grid_worker_who_covers_the_new_grid_from_the_next_sign_in(empty_community):
+    office = empty_community
+    east, west = (office.post("/api/v1/grids", as_user="admin", json={"name": name}).json() for name in ("东", "西"))
+    building = office.post("/api/v1/buildings", as_user="admin",
+                           json={"number": 2, "name": "2号楼", "floors": 6, "units": 2, "grid_id": west["id"]}).json()
+    resident = office.post("/api/v1/residents", as_user="staff", json=resident_body(building["id"])).json()
+    worker = office.post("/api/v1/grid-workers", as_user="staff", json={
+        "name": "李娜", "phone": "13800000001", "account": "gridworker1", "grid_id": east["id"]}).json()
+    assert office.get("/api/v1/residents", as_user="gridworker1").json()["total"] == 0
+
+    moved = office.patch(f"/api/v1/grid-workers/{worker['id']}", as_user="staff",
+                         json={"grid_id": west["id"], "phone": "13900000009"})
+    assert moved.status_code == 200, moved.text
+    assert (moved.json()["grid_id"], moved.json()["phone"]) == (west["id"], "13900000009")
+    office.tokens.pop("gridworker1")  # signs in again
+    seen = office.get("/api/v1/residents", as_user="gridworker1").json()["items"]
+    assert [r["id"] for r in seen] == [resident["id"]] and "*" not in seen[0]["phone"]  # their own grid's numbers
+    listed = office.get(f"/api/v1/grid-workers?grid_id={west['id']}", as_user="property").json()["items"]
+    assert [w["phone"] for w in listed] == ["139****0009"]
+
+
+def test_grid_management_is_for_the_office_and_bad_input_names_the_field(empty_community):
+    office = empty_community
+    grid = office.post("/api/v1/grids", as_user="staff", json={"name": "东区网格"}).json()
+    building = office.post("/api/v1/buildings", as_user="staff",
+                           json={"number": 3, "name": "3号楼", "floors": 6, "units": 2}).json()
+    worker = office.post("/api/v1/grid-workers", as_user="staff", json={"name": "李娜", "grid_id": grid["id"]}).json()
+    for username in ("property", "gridworker1"):
+        assert_problem(office.post("/api/v1/grids", as_user=username, json={"name": "别的网格"}), 403)
+        assert_problem(office.post("/api/v1/buildings", as_user=username,
+                                   json={"number": 4, "name": "4号楼", "floors": 6, "units": 2}), 403)
+        assert_problem(office.patch(f"/api/v1/buildings/{building['id']}", as_user=username,
+                                    json={"grid_id": grid["id"]}), 403)
+        assert_problem(office.patch(f"/api/v1/grid-workers/{worker['id']}", as_user=username,
+                                    json={"name": "别人"}), 403)
+    for body, field in (({"floors": 0}, "floors"), ({"floors": 10 ** 30}, "floors"), ({"units": 21}, "units"),
+                        ({"number": "三"}, "number"), ({"grid_id": "no-such-grid"}, "grid_id")):
+        sent = dict({"number": 5, "name": "5号楼", "floors": 6, "units": 2}, **body)
+        problem = assert_problem(office.post("/api/v1/buildings", as_user="staff", json=sent), 422)
+        assert field in problem["errors"], problem
+    assert "grid_id" in assert_problem(office.patch(f"/api/v1/buildings/{building['id']}", as_user="staff",
+                                                    json={"grid_id": "no-such-grid"}), 422)["errors"]
+    assert "grid_id" in assert_problem(office.patch(f"/api/v1/buildings/{building['id']}", as_user="staff",
+                                                    json={}), 422)["errors"]
+    assert_problem(office.patch(f"/api/v1/buildings/{uuid.uuid4()}", as_user="staff", json={"grid_id": grid["id"]}),
+                   404)
+    assert "building_ids.0" in assert_problem(office.post("/api/v1/grids", as_user="staff", json={
+        "name": "西区网格", "building_ids": [str(uuid.uuid4())]}), 422)["errors"]
+    assert "phone" in assert_problem(office.patch(f"/api/v1/grid-workers/{worker['id']}", as_user="staff",
+                                                  json={"phone": "12345"}), 422)["errors"]
+    assert_problem(office.patch(f"/api/v1/grid-workers/{uuid.uuid4()}", as_user="staff", json={"name": "某人"}), 404)
+    assert office.get("/api/v1/buildings", as_user="staff").json()["total"] == 1

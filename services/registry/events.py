@@ -66,6 +66,13 @@ class GridWorkerPayload(Schema):
     building_ids = fields.List(fields.String(), required=True)
 
 
+class BuildingMovedPayload(Schema):
+    building_id = fields.String(required=True)
+    building_number = fields.Integer(required=True)
+    from_grid_id = fields.String(allow_none=True)  # none: the building was in no grid
+    to_grid_id = fields.String(required=True)
+
+
 class OrganizationPayload(Schema):
     organization_id = fields.String(required=True)
     name = fields.String(required=True)
@@ -104,7 +111,12 @@ RESIDENT_MOVED = EventType("resident_moved", ResidentMovedPayload,
                            "A resident moved to another dwelling; the old one stays in the history.")
 HOUSEHOLD_REGISTERED = EventType("household_registered", HouseholdPayload, "A household was registered.")
 GRID_WORKER_ASSIGNED = EventType("grid_worker_assigned", GridWorkerPayload,
-                                 "A grid worker was assigned to a grid and its buildings.")
+                                 "A grid worker was assigned to a grid and its buildings; republished whole "
+                                 "when the worker's grid, name or account changes.")
+# Everyone living in the building now belongs to the new grid (and its grid worker); the residents
+# are not announced one by one, so a projection keeping a grid per resident moves them all.
+BUILDING_MOVED = EventType("building_moved", BuildingMovedPayload,
+                           "A building passed to another grid, and with it every resident living there.")
 ORGANIZATION_REGISTERED = EventType("organization_registered", OrganizationPayload,
                                     "An organisation (property management, water plant…) was registered.")
 # The whole organisation as it now is, like ``organization_registered``, so a projection applies
@@ -122,6 +134,6 @@ PROXY_REQUEST_OVERDUE = EventType("proxy_request_overdue", ProxyRequestPayload,
 
 ALL = (
     RESIDENT_REGISTERED, RESIDENT_UPDATED, RESIDENT_MOVED, HOUSEHOLD_REGISTERED,
-    GRID_WORKER_ASSIGNED, ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED, PROXY_REQUEST_SUBMITTED,
-    PROXY_REQUEST_TRANSITIONED, PROXY_REQUEST_RATED, PROXY_REQUEST_OVERDUE,
+    GRID_WORKER_ASSIGNED, BUILDING_MOVED, ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED,
+    PROXY_REQUEST_SUBMITTED, PROXY_REQUEST_TRANSITIONED, PROXY_REQUEST_RATED, PROXY_REQUEST_OVERDUE,
 )

@@ -2,12 +2,11 @@
 station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
-from heyun.errors import Conflict, Forbidden
 from heyun.outbox import record
 from registry import idnumbers
 from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
 from registry.models import Organization, ServiceItem
-from registry.places import get_or_404, page
+from registry.places import get_or_404, page, refuse_taken, require_office
 
 UPDATABLE = ("name", "contacts", "webhook_url")  # the kind never changes: accounts link by it
 
@@ -42,19 +41,11 @@ def get_organization(session, caller, organization_id):
 
 
 def refuse_taken_name(session, name):
-    if session.execute(select(Organization.id).where(Organization.name == name)).first():
-        raise Conflict("An organisation with this name exists.", {"name": ["Already registered."]})
-
-
-def require_office(caller):
-    """Organisations are the community office's to manage; the registry checks it as well as the
-    gateway, since other services call it too."""
-    if not caller.community_wide:
-        raise Forbidden("Only admin and staff may register or change organisations.")
+    refuse_taken(session, Organization.name, name, "An organisation with this name exists.")
 
 
 def create_organization(session, caller, data):
-    require_office(caller)
+    require_office(caller, "register or change organisations")
     refuse_taken_name(session, data["name"])
     org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [],
                        webhook_url=data.get("webhook_url"))
@@ -66,7 +57,7 @@ def create_organization(session, caller, data):
 
 def update_organization(session, caller, organization_id, changes):
     """Change what ``changes`` names (of ``UPDATABLE``); a change is announced, no change is not."""
-    require_office(caller)
+    require_office(caller, "register or change organisations")
     org = get_or_404(session, Organization, organization_id, "organisation")
     changed = [key for key in UPDATABLE if key in changes and changes[key] != getattr(org, key)]
     if "name" in changed:

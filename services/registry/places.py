@@ -2,10 +2,10 @@
 the grid workers assigned to them."""
 from sqlalchemy import func, select
 
-from heyun.errors import Conflict, InvalidInput, NotFound
+from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.outbox import record
 from registry import idnumbers
-from registry.events import GRID_WORKER_ASSIGNED
+from registry.events import BUILDING_MOVED, GRID_WORKER_ASSIGNED
 from registry.models import Building, Dwelling, Grid, GridWorker
 from registry.pii import Viewer
 
@@ -27,6 +27,27 @@ def get_or_404(session, model, object_id, what):
     return obj
 
 
+def require_office(caller, doing):
+    """Places, the grid and organisations are the community office's to manage; the registry
+    checks it as well as the gateway, since other services call it too."""
+    if not caller.community_wide:
+        raise Forbidden(f"Only admin and staff may {doing}.")
+
+
+def refuse_taken(session, column, value, message):
+    """A 409 naming the field when another row already holds ``value`` in the unique ``column``."""
+    if session.execute(select(column).where(column == value)).first():
+        raise Conflict(message, {column.key: ["Already registered."]})
+
+
+def grid_in_body(session, grid_id, field="grid_id"):
+    """The grid a request body names: an unknown one is the body's fault (422), not a missing page."""
+    grid = session.get(Grid, grid_id)
+    if grid is None:
+        raise InvalidInput("Unknown grid.", {field: ["No grid with this id."]})
+    return grid
+
+
 def building_dict(building):
     return {"id": building.id, "number": building.number, "name": building.name,
             "floors": building.floors, "units": building.units, "grid_id": building.grid_id}
@@ -37,6 +58,38 @@ def list_buildings(session, filters, paging):
     if filters.get("grid_id"):
         query = query.where(Building.grid_id == filters["grid_id"])
     return page(session, query, paging, building_dict)
+
+
+def create_building(session, caller, data):
+    """A building with no dwellings yet: they are created as residents are registered into them
+    (``resolve_dwelling``), within its floors and units."""
+    require_office(caller, "add buildings")
+    refuse_taken(session, Building.number, data["number"], "A building with this number exists.")
+    if data.get("grid_id"):
+        grid_in_body(session, data["grid_id"])
+    building = Building(number=data["number"], name=data["name"], floors=data["floors"], units=data["units"],
+                        grid_id=data.get("grid_id"))
+    session.add(building)
+    session.flush()
+    return building_dict(building)
+
+
+def move_building(session, caller, building_id, data):
+    require_office(caller, "move buildings between grids")
+    building = get_or_404(session, Building, building_id, "building")
+    reassign(session, building, grid_in_body(session, data["grid_id"]))
+    return building_dict(building)
+
+
+def reassign(session, building, grid):
+    """Put ``building`` in ``grid``: its residents now belong to that grid (their grid worker
+    changes), which ``building_moved`` tells the projections that keep a grid per resident."""
+    if building.grid_id == grid.id:
+        return
+    from_grid_id, building.grid_id = building.grid_id, grid.id
+    session.flush()
+    record(session, BUILDING_MOVED, {"building_id": building.id, "building_number": building.number,
+                                     "from_grid_id": from_grid_id, "to_grid_id": grid.id})
 
 
 def dwelling_dict(dwelling):
@@ -95,6 +148,24 @@ def list_grids(session, paging):
     return page(session, select(Grid).order_by(Grid.name), paging, lambda g: grid_dict(g, session))
 
 
+def create_grid(session, caller, data):
+    """A grid, taking over the buildings listed (each move announced as ``building_moved``)."""
+    require_office(caller, "create grids")
+    refuse_taken(session, Grid.name, data["name"], "A grid with this name exists.")
+    buildings = []
+    for index, building_id in enumerate(data["building_ids"]):
+        building = session.get(Building, building_id)
+        if building is None:
+            raise InvalidInput("Unknown building.", {f"building_ids.{index}": ["No building with this id."]})
+        buildings.append(building)
+    grid = Grid(name=data["name"])
+    session.add(grid)
+    session.flush()
+    for building in buildings:
+        reassign(session, building, grid)
+    return grid_dict(grid, session)
+
+
 def grid_worker_dict(worker, phone):
     return {"id": worker.id, "name": worker.name, "phone": phone, "account": worker.account,
             "grid_id": worker.grid_id}
@@ -105,8 +176,11 @@ def list_grid_workers(session, protector, caller, filters, paging):
     if filters.get("grid_id"):
         query = query.where(GridWorker.grid_id == filters["grid_id"])
     with Viewer(session, caller, protector) as viewer:
-        return page(session, query, paging, lambda w: grid_worker_dict(
-            w, viewer.show("grid_worker", w.id, "phone", w.phone_cipher, w.phone_masked)))
+        return page(session, query, paging, lambda w: grid_worker_dict(w, shown_phone(viewer, w)))
+
+
+def shown_phone(viewer, worker):
+    return viewer.show("grid_worker", worker.id, "phone", worker.phone_cipher, worker.phone_masked)
 
 
 def grid_scope(session, account):
@@ -118,21 +192,55 @@ def building_ids_of_grid(session, grid_id):
     return list(session.execute(select(Building.id).where(Building.grid_id == grid_id)).scalars())
 
 
-def create_grid_worker(session, protector, caller, data):
-    get_or_404(session, Grid, data["grid_id"], "grid")
+def check_grid_worker(session, data, worker_id=None):
+    """The rules for a grid worker's ``data`` (whole or partial): a known grid, a mobile number,
+    an account no other grid worker acts as (it decides whose grids a sign-in covers)."""
+    if "grid_id" in data:
+        grid_in_body(session, data["grid_id"])
     if data.get("phone") and not idnumbers.is_mobile(data["phone"]):
         raise InvalidInput("The phone number is not valid.", {"phone": ["A mobile number is 11 digits."]})
-    if data.get("account") and session.execute(
-            select(GridWorker.id).where(GridWorker.account == data["account"])).first():
-        raise Conflict("That account already belongs to a grid worker.", {"account": ["Already assigned."]})
-    worker = GridWorker(name=data["name"], account=data.get("account"), grid_id=data["grid_id"],
-                        phone_cipher=protector.encrypt(data.get("phone")),
-                        phone_masked=idnumbers.mask_phone(data.get("phone")))
+    if data.get("account"):
+        holder = session.execute(select(GridWorker.id).where(GridWorker.account == data["account"])).scalar()
+        if holder not in (None, worker_id):
+            raise Conflict("That account already belongs to a grid worker.", {"account": ["Already assigned."]})
+
+
+def set_phone(worker, protector, phone):
+    """Stored encrypted beside its masked form, like residents' numbers."""
+    worker.phone_cipher = protector.encrypt(phone)
+    worker.phone_masked = idnumbers.mask_phone(phone)
+
+
+def create_grid_worker(session, protector, caller, data):
+    require_office(caller, "assign grid workers")
+    check_grid_worker(session, data)
+    worker = GridWorker(name=data["name"], account=data.get("account"), grid_id=data["grid_id"])
+    set_phone(worker, protector, data.get("phone"))
     session.add(worker)
     session.flush()
     record(session, GRID_WORKER_ASSIGNED, grid_worker_payload(session, worker))
     phone = worker.phone_masked if not caller.may_see_pii else data.get("phone")
     return grid_worker_dict(worker, phone)
+
+
+def update_grid_worker(session, protector, caller, worker_id, changes):
+    """Change what ``changes`` names. A change to what events carry (name, account, grid)
+    republishes ``grid_worker_assigned`` with the whole worker, which projections apply as an
+    upsert: that is how notify learns a worker's new grid."""
+    require_office(caller, "change grid workers")
+    worker = get_or_404(session, GridWorker, worker_id, "grid worker")
+    check_grid_worker(session, changes, worker.id)
+    announced = [key for key in ("name", "account", "grid_id")
+                 if key in changes and changes[key] != getattr(worker, key)]
+    for key in announced:
+        setattr(worker, key, changes[key])
+    if "phone" in changes:  # no event: events never carry it
+        set_phone(worker, protector, changes["phone"])
+    session.flush()
+    if announced:
+        record(session, GRID_WORKER_ASSIGNED, grid_worker_payload(session, worker))
+    with Viewer(session, caller, protector) as viewer:
+        return grid_worker_dict(worker, shown_phone(viewer, worker))
 
 
 def grid_worker_payload(session, worker):

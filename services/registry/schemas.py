@@ -24,10 +24,16 @@ PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected
 Text = lambda maximum, **kw: fields.String(validate=validate.Length(1, maximum), **kw)  # noqa: E731
 
 
+# A dwelling's address can only be as high and as wide as these, so a building is no taller or
+# wider either (a 61st floor could hold nobody).
+FLOORS = validate.Range(1, 60)
+UNITS = validate.Range(1, 20)
+
+
 class DwellingRef(Schema):
     building_id = Text(36, required=True)
-    unit = fields.Integer(required=True, validate=validate.Range(1, 20))
-    floor = fields.Integer(required=True, validate=validate.Range(1, 60))
+    unit = fields.Integer(required=True, validate=UNITS)
+    floor = fields.Integer(required=True, validate=FLOORS)
     room = Text(10, required=True)
 
 
@@ -82,6 +88,23 @@ class ResidentFilters(Schema):
 
 class BuildingFilters(Schema):
     grid_id = fields.String()
+
+
+class BuildingCreate(Schema):
+    number = fields.Integer(required=True, validate=validate.Range(1, 9999))
+    name = Text(100, required=True)
+    floors = fields.Integer(required=True, validate=FLOORS)
+    units = fields.Integer(required=True, validate=UNITS)
+    grid_id = Text(36, allow_none=True, load_default=None)
+
+
+class BuildingMove(Schema):
+    grid_id = Text(36, required=True)
+
+
+class GridCreate(Schema):
+    name = Text(100, required=True)
+    building_ids = fields.List(Text(36), load_default=list)
 
 
 class DwellingFilters(Schema):
@@ -159,6 +182,13 @@ class Transition(Schema):
 class Rating(Schema):
     rating = fields.Integer(required=True, validate=validate.Range(1, 5))
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
+
+
+def load_changes(schema, data):
+    """A partial update: ``data`` loaded through ``schema`` with nothing required and the
+    defaults of fields not sent dropped again, so a field not sent is left as it is."""
+    loaded = load(schema, data, partial=True)
+    return {key: value for key, value in loaded.items() if key in (data or {})}
 
 
 class Snapshot(Schema):

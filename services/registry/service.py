@@ -13,7 +13,7 @@ from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
-from registry.schemas import listing, load
+from registry.schemas import listing, load, load_changes
 
 
 class RegistryService:
@@ -59,6 +59,16 @@ class RegistryService:
             return places.building_dict(places.get_or_404(session, Building, building_id, "building"))
 
     @user_rpc
+    def create_building(self, data):
+        data = load(schemas.BuildingCreate(), data)
+        return self._write(lambda session: places.create_building(session, self.caller, data))
+
+    @user_rpc
+    def move_building(self, building_id, data):
+        data = load(schemas.BuildingMove(), data)
+        return self._write(lambda session: places.move_building(session, self.caller, building_id, data))
+
+    @user_rpc
     def list_dwellings(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
         with self.db.transaction() as session:
@@ -76,6 +86,11 @@ class RegistryService:
             return places.grid_dict(places.get_or_404(session, Grid, grid_id, "grid"), session)
 
     @user_rpc
+    def create_grid(self, data):
+        data = load(schemas.GridCreate(), data)
+        return self._write(lambda session: places.create_grid(session, self.caller, data))
+
+    @user_rpc
     def list_grid_workers(self, filters=None, limit=50, offset=0):
         filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
         with self.db.transaction() as session:
@@ -85,6 +100,12 @@ class RegistryService:
     def create_grid_worker(self, data):
         data = load(schemas.GridWorkerCreate(), data)
         return self._write(lambda session: places.create_grid_worker(session, self.pii, self.caller, data))
+
+    @user_rpc
+    def update_grid_worker(self, grid_worker_id, data):
+        changes = load_changes(schemas.GridWorkerCreate(), data)
+        return self._write(lambda session: places.update_grid_worker(
+            session, self.pii, self.caller, grid_worker_id, changes))
 
     @rpc
     def grid_scope(self, account):
@@ -184,10 +205,7 @@ class RegistryService:
 
     @user_rpc
     def update_organization(self, organization_id, data):
-        # The create schema with nothing required and no kind; its defaults (no contacts, no
-        # webhook) are dropped again, so a field not sent is left as it is.
-        loaded = load(schemas.OrganizationCreate(exclude=("kind",)), data, partial=("name",))
-        changes = {key: value for key, value in loaded.items() if key in data}
+        changes = load_changes(schemas.OrganizationCreate(exclude=("kind",)), data)  # the kind is fixed
         return self._write(lambda session: organizations.update_organization(
             session, self.caller, organization_id, changes))
 
