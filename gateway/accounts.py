@@ -99,12 +99,12 @@ def issue_token(caller, secret, ttl_seconds, now=None):
 def verify_token(token, secret, revocations=None):
     """The ``Caller`` a valid, unexpired, unrevoked token speaks for; ``Unauthorized`` otherwise."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub", "iat"]})
+        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "sub"]})
     except jwt.ExpiredSignatureError:
         raise Unauthorized("The token has expired; sign in again.") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is not valid.") from None
-    if revocations is not None and revocations.revoked(claims["sub"], claims["iat"]):
+    if revocations is not None and revocations.revoked(claims["sub"], claims.get("iat", 0)):
         raise Unauthorized("The account has changed since this token was issued; sign in again.")
     return Caller(
         account=claims["sub"], roles=tuple(claims.get("roles") or ()),
