@@ -130,3 +130,26 @@ def test_an_audience_by_health_tag_reaches_those_residents_though_events_carry_i
     wait_for(lambda: call(notify, "notify", "projection_size")["residents"] == 2, message="both residents in notify")
     audience = {"building_ids": ["b3"], "floor_min": 4, "tags": ["mobility_impaired"]}
     assert call(notify, "notify", "preview_notice", audience)["residents"] == 1
+
+
+def test_a_building_moved_to_another_grid_takes_its_residents_door_to_door_visits_along(
+        start, registry_url, migrated_database):
+    notify = start(NotifyService, migrated_database("notify"))
+    registry = start(RegistryService, registry_url)
+    call(registry, "registry", "register_resident", resident(41, 5, ["no_smartphone"]))
+    second = call(registry, "registry", "create_grid", {"name": "第二网格"})
+    call(registry, "registry", "create_grid_worker", {"name": "王芳", "account": "gridworker2", "grid_id": second["id"]})
+    wait_for(lambda: call(notify, "notify", "projection_size")["residents"] == 1, message="the resident in notify")
+    assert call(notify, "notify", "preview_notice", {"grid_ids": [second["id"]]})["residents"] == 0
+
+    call(registry, "registry", "move_building", "b3", {"grid_id": second["id"]})
+    wait_for(lambda: call(notify, "notify", "preview_notice", {"grid_ids": [second["id"]]})["residents"] == 1,
+             message="the move to reach notify's projection")
+    notice = call(notify, "notify", "publish_notice", {
+        "title": "入户通知", "body": "明日上门检查燃气。", "category": "gas", "severity": "Severe",
+        "audience": {"building_ids": ["b3"]}})
+    wanghe = Caller(account="gridworker2", roles=("grid_worker",), grid_ids=(second["id"],))
+    tasks = wait_for(lambda: call(notify, "notify", "door_to_door_tasks", {}, 50, 0, caller=wanghe)["items"],
+                     message="the visit on the new grid worker's list")
+    assert [t["notice_id"] for t in tasks] == [notice["id"]]
+    assert call(notify, "notify", "door_to_door_tasks", {}, 50, 0, caller=LI_NA)["items"] == []

@@ -8,7 +8,7 @@ everyone.
 """
 from datetime import datetime, timezone
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
@@ -65,6 +65,13 @@ def apply_move(session, data, event):
     row.building_id, row.building_number = to["building_id"], to["building_number"]
     row.unit, row.floor, row.room, row.grid_id = to["unit"], to["floor"], to["room"], data.get("grid_id")
     row.as_of = as_of
+
+
+def apply_building_move(session, data, event=None):
+    """``building_moved``: a building passed to another grid, and so did everyone living in it
+    (their door-to-door notices go to the new grid's worker from the next fan-out on)."""
+    session.execute(update(ResidentRecipient).where(ResidentRecipient.building_id == data["building_id"])
+                    .values(grid_id=data["to_grid_id"]))
 
 
 def apply_organization(session, data, event=None):

@@ -182,6 +182,10 @@ class NotifyService:
     def on_resident_moved(self, event):
         self._apply("on_resident_moved", event, projection.apply_move)
 
+    @event_handler("registry", "building_moved")
+    def on_building_moved(self, event):
+        self._apply("on_building_moved", event, projection.apply_building_move)
+
     @event_handler("registry", "organization_registered")
     def on_organization_registered(self, event):
         self._apply("on_organization_registered", event, projection.apply_organization)
