@@ -8,6 +8,7 @@ the delivery id, stable across retries, for the receiver to drop duplicates.
 """
 import hashlib
 import hmac
+import re
 import time
 from urllib.parse import urlsplit
 
@@ -34,6 +35,9 @@ def sign(secret, raw_body, timestamp=None):
     return f"t={timestamp},v1={_digest(secret, timestamp, raw_body)}"
 
 
+HEX_DIGEST = re.compile("[0-9a-f]{64}")
+
+
 def verify_signature(secret, header, raw_body, tolerance=300, now=None):
     """True when ``header`` signs exactly ``raw_body`` under ``secret`` and its timestamp is
     within ``tolerance`` seconds of now. Several ``v1`` entries are accepted (one matching is
@@ -43,9 +47,11 @@ def verify_signature(secret, header, raw_body, tolerance=300, now=None):
     timestamp, candidates = None, []
     for part in header.split(","):
         key, _, value = part.strip().partition("=")
-        if key == "t" and value.isdigit():
+        # The header is the sender's to write: only ASCII digits and hex go further ("²" is a
+        # digit to str.isdigit, and compare_digest refuses non-ASCII text).
+        if key == "t" and value.isascii() and value.isdigit():
             timestamp = int(value)
-        elif key == "v1" and value:
+        elif key == "v1" and HEX_DIGEST.fullmatch(value):
             candidates.append(value)
     if timestamp is None or not candidates:
         return False

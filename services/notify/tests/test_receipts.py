@@ -60,6 +60,10 @@ def test_unsigned_stale_or_malformed_receipts_are_refused_and_change_nothing(sta
         post_receipts(notify, receipt, secret="someone-else")
     with pytest.raises(BadSignature):  # a captured request replayed an hour later
         post_receipts(notify, receipt, timestamp=time.time() - 3600)
+    body = json.dumps({"receipts": receipt})
+    for header in (f"t=²,v1={'a' * 64}", f"t={int(time.time())},v1=é", "v1=", "t=1", "", "t=,v1=,,=="):
+        with pytest.raises(BadSignature):  # garbage from the sender is refused, not a crash
+            notify.call("record_sms_receipts", body, header, caller=None)
     with pytest.raises(InvalidInput) as error:
         post_receipts(notify, [{"reference": sms["id"], "status": "read"}])
     assert set(error.value.errors) == {"receipts.0.status"}
