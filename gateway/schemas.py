@@ -209,7 +209,8 @@ class Contact(Schema):
 
 
 def WebhookUrl(**kwargs):
-    return fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"}, metadata={
+    return fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"},
+                      validate=validate.Length(max=500), metadata={  # the registry's column
         "description": "Where notify posts the organisation's notices (signed, X-Heyun-Signature)."}, **kwargs)
 
 

@@ -150,7 +150,8 @@ class OrganizationCreate(Schema):
     name = Text(200, required=True)
     kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
     contacts = fields.List(fields.Nested(Contact), load_default=list)
-    webhook_url = fields.Url(allow_none=True, load_default=None, require_tld=False, schemes={"http", "https"})
+    webhook_url = fields.Url(allow_none=True, load_default=None, require_tld=False, schemes={"http", "https"},
+                             validate=validate.Length(max=500))  # the column's size, here and in notify
 
 
 class Authorization(Schema):

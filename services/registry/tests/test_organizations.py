@@ -43,6 +43,9 @@ def test_the_kind_is_fixed_and_names_stay_unique(registry):
     with pytest.raises(InvalidInput) as refused:
         registry.call("update_organization", first["id"], {"webhook_url": "ftp://files.example/x"})
     assert "webhook_url" in refused.value.errors
+    with pytest.raises(InvalidInput) as refused:  # longer than the column: refused, not a database error
+        registry.call("update_organization", first["id"], {"webhook_url": "https://water.example/" + "x" * 480})
+    assert "webhook_url" in refused.value.errors
     with pytest.raises(Conflict):
         registry.call("update_organization", first["id"], {"name": "王河物业二期"})
     # The same name again is no change, not a clash with itself.
