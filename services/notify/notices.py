@@ -294,15 +294,24 @@ def update_notice(session, caller, notice_id, data, now=None):
         raise Forbidden("Only the issuer (or staff) may correct a notice.")
     if original.status == "cancelled":
         raise IllegalTransition("A cancelled notice cannot be corrected.", {"notice": ["Cancelled."]})
+    now = now or utcnow()
     ends = data.get("ends") or original.ends
     if data.get("ends") and original.onset and data["ends"] <= original.onset:
         raise InvalidInput("ends must be after the event's onset.", {"ends": ["Must be after onset."]})
+    # A correction that has already expired would be written and then never sent.
+    for field in ("expires", "ends"):
+        if data.get(field) and data[field] <= now:
+            raise InvalidInput(f"{field} is in the past.", {field: ["Must be in the future."]})
+    expires = data.get("expires") or data.get("ends") or original.expires
+    if expires and expires <= now:
+        raise InvalidInput("The notice has expired; a correction needs a new expires (or ends).",
+                           {"expires": ["The notice's expiry has passed."]})
     return create(session, caller, {
         "title": data["title"], "body": data["body"], "title_en": data.get("title_en"), "body_en": data.get("body_en"),
         "category": original.category, "severity": data.get("severity") or original.severity,
         "urgency": original.urgency, "certainty": original.certainty, "onset": original.onset, "ends": ends,
-        "expires": data.get("expires") or data.get("ends") or original.expires, "msg_type": "Update", "references_id": original.id,
-    }, {"copy_of": original.id}, now or utcnow())
+        "expires": expires, "msg_type": "Update", "references_id": original.id,
+    }, {"copy_of": original.id}, now)
 
 
 def cancel_notice(session, caller, notice_id, data, now=None):

@@ -267,9 +267,12 @@ def test_a_notice_names_when_its_event_ends_and_expires_then_unless_told_otherwi
         with pytest.raises(InvalidInput) as refused:
             notify.call("publish_notice", draft, caller=WATER_PLANT)
         assert field in refused.value.errors
-    with pytest.raises(InvalidInput) as refused:
-        notify.call("update_notice", created["id"], {"title": "x", "body": "y", "ends": later(30)}, caller=WATER_PLANT)
-    assert "ends" in refused.value.errors  # before the onset
+    yesterday = (datetime.now(timezone.utc) - timedelta(days=1)).isoformat()
+    for change, field in (({"ends": later(30)}, "ends"),  # before the onset
+                          ({"ends": yesterday}, "ends"), ({"expires": yesterday}, "expires")):
+        with pytest.raises(InvalidInput) as refused:
+            notify.call("update_notice", created["id"], dict(change, title="x", body="y"), caller=WATER_PLANT)
+        assert field in refused.value.errors
 
 
 def test_the_inbox_shows_the_notice_as_the_resident_reads_it(notify):
