@@ -126,7 +126,10 @@ class Dispatcher:
         return None
 
     def _record(self, session, ids, outcomes, now):
-        deliveries = session.execute(select(Delivery).where(Delivery.id.in_(ids))).scalars().all()
+        # Locked (in id order, as a cancel and a receipt lock them): a receipt or a cancel that
+        # changed a delivery while it was being sent is seen below, not overwritten.
+        deliveries = session.execute(select(Delivery).where(Delivery.id.in_(ids)).order_by(Delivery.id)
+                                     .with_for_update()).scalars().all()
         fallbacks = []
         for d in deliveries:
             outcome = outcomes.get(d.id)

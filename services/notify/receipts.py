@@ -50,8 +50,10 @@ def parse(secret, raw_body, signature):
 def record(session, channel, receipts, now):
     """Apply receipts for ``channel``'s deliveries; counts of what happened."""
     ids = {r["reference"] for r in receipts}
+    # Locked in id order, like the dispatcher's outcomes and a cancel: two writers of one
+    # delivery wait for each other instead of the later overwriting the earlier.
     deliveries = {d.id: d for d in session.execute(select(Delivery).where(
-        Delivery.id.in_(ids), Delivery.channel == channel)).scalars()}
+        Delivery.id.in_(ids), Delivery.channel == channel).order_by(Delivery.id).with_for_update()).scalars()}
     counts = {"delivered": 0, "failed": 0, "unchanged": 0, "unknown": 0}
     failed = []
     for receipt in receipts:
