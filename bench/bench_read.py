@@ -93,7 +93,8 @@ def main(argv=None):
         registry_demo.load(urls["registry"])
         gateway_demo.load(urls["gateway"])
         port = free_port()
-        env = child_env(urls, {"GATEWAY_PORT": str(port), "AMQP_URI": AMQP_URI, "LOG_LEVEL": "WARNING"})
+        env = child_env(urls, {"GATEWAY_PORT": str(port), "AMQP_URI": AMQP_URI, "LOG_LEVEL": "WARNING",
+                               "READY_SERVICES": "registry"})  # notify is not part of this bench
         processes = ServiceProcesses(["registry", "gateway"], env, echo=False)
         echo = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", AMQP_URI,
                                  "bench.echo_service"], env=env, stdout=subprocess.DEVNULL,

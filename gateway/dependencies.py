@@ -51,6 +51,8 @@ class Readiness(DependencyProvider):
     def get_dependency(self, worker_ctx):
         config = self.container.config
         services = config.get("READY_SERVICES") or default_services()
+        if isinstance(services, str):  # from the environment: "registry,notify"
+            services = [name.strip() for name in services.split(",") if name.strip()]
         timeout = float(config.get("READY_TIMEOUT_SECONDS", 2))
         return lambda: check(config, services, timeout)
 

@@ -19,6 +19,8 @@ Who may do what (the services check object-level permission again):
   open); listed and read by admins and staff too, who answer "who can sign in as what"; the
   password hash is never shown.
 """
+import time
+
 from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
@@ -66,6 +68,9 @@ class GatewayService:
          tag="auth", summary="Sign in: a bearer token for the other paths.")
     def issue_token(self, request, body):
         self.context.act_as(SYSTEM)  # the link lookups are the gateway's own, not the user's
+        # Issued as of now, before the account is read: an admin's change committed while this
+        # sign-in waits on the registry then revokes the token (a later iat would slip past it).
+        issued_at = time.time()
         with self.db.transaction() as session:
             account = accounts.authenticate(session, body["username"], body["password"])
             wanted = links.missing_links(account)
@@ -78,7 +83,7 @@ class GatewayService:
                 account = stored
         ttl = int(self.config["TOKEN_TTL_SECONDS"])
         token = accounts.issue_token(accounts.caller_for(account, found["grid_ids"]),
-                                     self.config["TOKEN_SECRET"], ttl)
+                                     self.config["TOKEN_SECRET"], ttl, now=issued_at)
         return {"access_token": token, "token_type": "bearer", "expires_in": ttl}
 
     # -- accounts (the gateway's own) ------------------------------------------------------

@@ -17,6 +17,9 @@ PII_ROLES = frozenset({"admin", "staff", "grid_worker"})
 # Roles that see residents' health tags (unable to walk, disabled): those who care for them, and
 # the canteen, which brings meals to elders who cannot walk. Others see the other tags only.
 HEALTH_ROLES = PII_ROLES | {"canteen_staff"}
+# The resident tags that are health data (sensitive under PIPL): shown, selected by and carried in
+# events (unencrypted) only for HEALTH_ROLES. One list for every service.
+HEALTH_TAGS = frozenset({"mobility_impaired", "disabled"})
 # Roles that see the whole community rather than one grid.
 COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
 

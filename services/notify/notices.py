@@ -5,7 +5,7 @@ from datetime import timezone
 from sqlalchemy import case, func, or_, select, update
 
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from heyun.identity import Caller
+from heyun.identity import HEALTH_TAGS, Caller
 from heyun.outbox import record
 from notify import fanout
 from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED
@@ -54,10 +54,19 @@ def event_payload(notice):
 
 # -- publishing -----------------------------------------------------------------------------------
 
-def publish(session, caller, data, now=None):
-    """Store the notice and its ``notice_published`` event in one transaction; the fan-out follows."""
+def check_audience(caller, audience):
+    """A publisher may address what their role may know. A health tag in the audience is refused
+    to roles that may not see health tags: the count a preview gives, or the recipients a
+    notice's deliveries list, would tell them who has it."""
     if not caller.has_role(*PUBLISHER_ROLES):
         raise Forbidden("Your role may not publish notices.")
+    if set(audience.get("tags") or ()) & HEALTH_TAGS and not caller.may_see_health:
+        raise Forbidden("Your role may not address residents by health tags; ask the community office.")
+
+
+def publish(session, caller, data, now=None):
+    """Store the notice and its ``notice_published`` event in one transaction; the fan-out follows."""
+    check_audience(caller, data["audience"])
     now = now or utcnow()
     audience = data["audience"]
     if not any(audience.get(k) for k in ("building_ids", "floor_min", "floor_max", "tags", "resident_ids",

@@ -80,6 +80,7 @@ class NotifyService:
     @user_rpc
     def preview_notice(self, audience):
         audience = load(schemas.Audience(), audience)
+        notices.check_audience(self.caller, audience)
         with self.db.transaction() as session:
             return fanout.preview(session, audience)
 

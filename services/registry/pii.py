@@ -3,7 +3,7 @@
 The registry stores ID and phone numbers as ciphertext beside their masked form (``heyun.pii``),
 so an ordinary listing decrypts nothing; ``Viewer`` decrypts only for roles that need the numbers.
 """
-from registry.schemas import HEALTH_TAGS
+from heyun.identity import HEALTH_TAGS
 
 
 class Viewer:

@@ -10,12 +10,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import false, or_, select
 
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
+from heyun.identity import HEALTH_TAGS
 from heyun.outbox import record
 from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
 from registry.pii import Viewer
-from registry.schemas import HEALTH_TAGS
 from registry.places import dwelling_payload, page, resolve_dwelling
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")

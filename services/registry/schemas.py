@@ -8,9 +8,6 @@ TAGS = (
     "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
     "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
 )
-# Health data (sensitive under PIPL): shown only to roles that care for the resident
-# (``Caller.may_see_health``), and carried in events only as ciphertext (``health_tags_token``).
-HEALTH_TAGS = frozenset({"mobility_impaired", "disabled"})
 GENDERS = ("male", "female")
 LANGUAGES = ("zh", "en")
 RESIDENT_CHANNELS = ("in_app", "sms", "door_to_door")

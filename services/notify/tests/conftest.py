@@ -32,7 +32,7 @@ def resident(n, building, floor, tags=(), phone="13800000000", language="zh", pr
 
 # Buildings 3 and 5 have six floors; the outage hits 3 and 5, the advisory floors 4 and up.
 RESIDENTS = [
-    resident(1, 3, 1), resident(2, 3, 4), resident(3, 3, 5, tags=["no_smartphone", "elderly"]),
+    resident(1, 3, 1), resident(2, 3, 4), resident(3, 3, 5, tags=["no_smartphone", "elderly", "mobility_impaired"]),
     resident(4, 3, 6, preferred="sms", phone="13900000004"), resident(5, 5, 4, language="en"),
     resident(6, 5, 6, tags=["no_smartphone"]), resident(7, 7, 5), resident(8, 5, 2),
 ]
