@@ -17,6 +17,7 @@ from sqlalchemy import Integer, false, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
+from heyun.config import COMMUNITY_TIME_ZONE
 from heyun.db import UtcDateTime
 
 from notify.models import (
@@ -30,7 +31,7 @@ from notify.models import (
 )
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+LOCAL_TZ = COMMUNITY_TIME_ZONE
 URGENT_SEVERITIES = ("Extreme", "Severe")
 SEGMENTS = ("organizations", "accounts", "copy", "residents")
 LEASE = timedelta(seconds=60)

@@ -5,10 +5,10 @@ grids, a resident account sees itself, community staff see everyone. ID and phon
 masked unless the caller's role needs them (``pii.Viewer`` audits every reveal).
 """
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import false, or_, select
 
+from heyun.config import COMMUNITY_TIME_ZONE
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.identity import HEALTH_TAGS
 from heyun.outbox import record
@@ -18,13 +18,12 @@ from registry.models import Building, Dwelling, Household, Residence, Resident, 
 from registry.pii import Viewer
 from registry.places import dwelling_payload, page, resolve_dwelling
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 HEAD_RELATIONS = ("户主", "head")
 
 
 def today():
     """The community's calendar day (ages and move dates are in local time)."""
-    return datetime.now(LOCAL_TZ).date()
+    return datetime.now(COMMUNITY_TIME_ZONE).date()
 
 
 def years_before(day, years):
