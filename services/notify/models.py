@@ -38,6 +38,17 @@ class ResidentRecipient(Base):
     as_of = Column(UtcDateTime, nullable=False)  # occurred_at of the event applied last
 
 
+class BuildingGrid(Base):
+    """The grid each building is in, as the last ``building_moved`` said. Events of different
+    kinds are handled concurrently: a resident event older than a move, handled after it, would
+    otherwise put its residents back in the old grid."""
+
+    __tablename__ = "recipient_buildings"
+    building_id = Column(String(36), primary_key=True)
+    grid_id = Column(String(36), nullable=False)
+    as_of = Column(UtcDateTime, nullable=False)
+
+
 class OrganizationRecipient(Base):
     __tablename__ = "recipient_organizations"
     organization_id = Column(String(36), primary_key=True)

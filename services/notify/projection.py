@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
+from notify.models import BuildingGrid, GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -54,6 +54,7 @@ def apply_resident(session, protector, data, event=None):
         "language": data.get("language") or "zh", "preferred_channel": data.get("preferred_channel"),
         "phone_token": data.get("phone_token"),
     }, _as_of(event))
+    _follow_building_moves(session, ResidentRecipient.resident_id == data["resident_id"])
 
 
 def apply_move(session, data, event):
@@ -65,13 +66,26 @@ def apply_move(session, data, event):
     row.building_id, row.building_number = to["building_id"], to["building_number"]
     row.unit, row.floor, row.room, row.grid_id = to["unit"], to["floor"], to["room"], data.get("grid_id")
     row.as_of = as_of
+    session.flush()
+    _follow_building_moves(session, ResidentRecipient.resident_id == data["resident_id"])
 
 
 def apply_building_move(session, data, event=None):
     """``building_moved``: a building passed to another grid, and so did everyone living in it
     (their door-to-door notices go to the new grid's worker from the next fan-out on)."""
-    session.execute(update(ResidentRecipient).where(ResidentRecipient.building_id == data["building_id"])
-                    .values(grid_id=data["to_grid_id"]))
+    _upsert(session, BuildingGrid, data["building_id"],
+            {"building_id": data["building_id"], "grid_id": data["to_grid_id"]}, _as_of(event))
+    _follow_building_moves(session, ResidentRecipient.building_id == data["building_id"])
+
+
+def _follow_building_moves(session, which):
+    """Give the residents ``which`` selects the grid of their building's last move, where that move
+    is newer than what the resident's own last event said."""
+    session.execute(
+        update(ResidentRecipient)
+        .where(which, ResidentRecipient.building_id == BuildingGrid.building_id,
+               BuildingGrid.as_of > ResidentRecipient.as_of, ResidentRecipient.grid_id != BuildingGrid.grid_id)
+        .values(grid_id=BuildingGrid.grid_id))
 
 
 def apply_organization(session, data, event=None):
