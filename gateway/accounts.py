@@ -169,6 +169,12 @@ def update_account(session, username, changes):
     """Apply ``changes`` (roles, active, password, organization_id, resident_id) to an account.
     The last active admin keeps the role and stays active (409): otherwise no one could manage
     accounts again short of the command line."""
+    if "roles" in changes or "active" in changes:
+        # Two admins demoting each other at once must not both see the other still active: the
+        # active accounts are locked (in id order) before either looks, so the second waits and
+        # then sees the first's change.
+        session.execute(select(Account.id).where(Account.active.is_(True)).order_by(Account.id)
+                        .with_for_update()).all()
     account = find_account(session, username)
     before = _token_facts(account)
     was_admin = _is_active_admin(account)

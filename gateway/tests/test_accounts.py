@@ -6,8 +6,10 @@ import uuid
 
 import jwt
 import pytest
+from sqlalchemy import select
 
 from gateway import accounts, demo
+from gateway.models import Account
 from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
 from gateway.tests.test_http import assert_problem
 from gateway.tests.test_with_registry import buildings, resident_body
@@ -202,3 +204,42 @@ def test_households_list_their_member_ids(platform):
     household = platform.get("/api/v1/households?limit=1", as_user="staff").json()["items"][0]
     assert isinstance(household["member_ids"], list) and household["member_count"] == len(household["member_ids"])
     assert "members" not in household
+
+
+def test_two_admins_demoting_each_other_at_once_leave_one_admin(migrated_database):
+    """The second demotion waits for the first and then finds itself the last admin (409)."""
+    import threading
+
+    from heyun.db import make_engine, make_sessionmaker, transaction
+    from heyun.errors import Conflict
+
+    engine = make_engine(migrated_database("gateway"))
+    Session = make_sessionmaker(engine, "gateway")
+    with transaction(Session) as session:
+        for name in ("admin-a", "admin-b"):
+            accounts.create_account(session, {"username": name, "password": NEW_PASSWORD, "roles": ["admin"]})
+    first = Session()
+    accounts.update_account(first, "admin-a", {"roles": ["staff"]})
+    first.flush()  # admin-a demoted, not yet committed
+    outcome = {}
+
+    def demote_b():
+        try:
+            with transaction(Session) as session:
+                accounts.update_account(session, "admin-b", {"roles": ["staff"]})
+            outcome["b"] = "demoted"
+        except Conflict:
+            outcome["b"] = "refused"
+
+    second = threading.Thread(target=demote_b)
+    second.start()
+    second.join(timeout=1.0)
+    assert second.is_alive()  # waiting for the first demotion, not deciding without it
+    first.commit()
+    first.close()
+    second.join(timeout=10)
+    assert outcome == {"b": "refused"}
+    with transaction(Session) as session:
+        admins = [a.username for a in session.execute(select(Account)).scalars() if "admin" in a.roles and a.active]
+    assert admins == ["admin-b"]
+    engine.dispose()
