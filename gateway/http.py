@@ -126,6 +126,11 @@ def parse_json(raw):
         raise MalformedJson(f"The body is not valid UTF-8 JSON: {exc}") from None
 
 
+def require_json(request):
+    if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
+        raise UnsupportedMediaType("Send the body as application/json.")
+
+
 def check_text(data):
     """Refuse (422, naming each field path) strings and keys holding ``UNSTORABLE`` characters.
     Iterative, since parsed JSON may be nested nearly as deep as the recursion limit."""
@@ -214,14 +219,12 @@ class ApiEndpoint(HttpRequestHandler):
             if self.optional_body and not raw.strip():
                 kwargs["body"] = load(self.body_schema, {})
             else:
-                if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
-                    raise UnsupportedMediaType("Send the body as application/json.")
+                require_json(request)
                 kwargs["body"] = load(self.body_schema, check_text(parse_json(raw)),
                                       partial=self.method == "PATCH")
         elif self.signed_schema is not None:
             raw = self._read(request)
-            if not (request.mimetype == "application/json" or request.mimetype.endswith("+json")):
-                raise UnsupportedMediaType("Send the body as application/json.")
+            require_json(request)
             check_text(parse_json(raw))  # malformed is a 400 here; its fields are the service's to check
             kwargs["signed_body"] = raw.decode("utf-8"), request.headers.get("X-Heyun-Signature", "")
         elif self.upload:

@@ -28,6 +28,7 @@ from sqlalchemy.orm import sessionmaker
 from gateway.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidIdempotencyKey
 from gateway.models import IdempotentRequest
 from heyun.db import make_engine, transaction, utcnow
+from heyun.schemas import UNSTORABLE
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +62,7 @@ class IdempotencyLedger:
         """``None`` if this request now owns the key, else the stored first response."""
         # Checked before the insert, which would otherwise fail with a database error (a 500)
         # on a value its columns cannot hold (too long, or a NUL PostgreSQL refuses in text).
-        if not key or len(key) > MAX_KEY_LENGTH or any(ord(c) < 32 or ord(c) == 127 for c in key):
+        if not key or len(key) > MAX_KEY_LENGTH or UNSTORABLE.search(key):
             raise InvalidIdempotencyKey(
                 f"The Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters.",
                 {"Idempotency-Key": [f"Must be 1 to {MAX_KEY_LENGTH} printable characters."]})

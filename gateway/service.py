@@ -109,7 +109,7 @@ class GatewayService:
 
     @api("PATCH", BASE + "/accounts/<username>", roles=ACCOUNT_MANAGERS, body=schemas.AccountUpdate,
          response=schemas.Account, tag="auth",
-         summary="Change roles, links or the password, or deactivate; takes effect at the next sign-in.")
+         summary="Change roles, links or the password, or deactivate; the tokens issued before stop working.")
     def update_account(self, request, username, body):
         self._check_links(body)
         with self.db.transaction() as session:

@@ -32,6 +32,13 @@ class Protector:
     def decrypt(self, token):
         return self._fernet.decrypt(token.encode()).decode() if token else None
 
+    def encrypt_list(self, words):
+        """Words (a resident's health tags) as one token, ``None`` for none: the form events carry."""
+        return self.encrypt(",".join(words)) if words else None
+
+    def decrypt_list(self, token):
+        return [word for word in (self.decrypt(token) or "").split(",") if word]
+
 
 class PiiProtection(DependencyProvider):
     """Nameko dependency: the service's ``Protector``, built from ``PII_KEY`` at setup."""

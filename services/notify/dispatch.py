@@ -7,7 +7,7 @@ a final one falls back to the recipient's next channel, so a notice never stalls
 recipient and nobody is left unreached.
 """
 import logging
-from datetime import timedelta, timezone
+from datetime import timedelta
 
 from sqlalchemy import or_, select, text, update
 
@@ -106,8 +106,7 @@ class Dispatcher:
             if notice.status == "cancelled":  # claimed just before the cancel reached it
                 d.status, d.last_error, d.lease_until = "cancelled", "the notice was cancelled", None
                 continue
-            expires = notice.expires and (notice.expires if notice.expires.tzinfo else notice.expires.replace(tzinfo=timezone.utc))
-            if expires and expires <= now:
+            if notice.expires and notice.expires <= now:  # UtcDateTime: aware on every database
                 d.status, d.last_error, d.lease_until = "cancelled", "the notice expired before it could be sent", None
                 continue  # news of a past outage helps nobody at 07:00
             resident = residents.get(d.recipient_id) if d.recipient_type == "resident" else None

@@ -31,7 +31,6 @@ from notify.models import (
 )
 
 log = logging.getLogger(__name__)
-LOCAL_TZ = COMMUNITY_TIME_ZONE
 URGENT_SEVERITIES = ("Extreme", "Severe")
 SEGMENTS = ("organizations", "accounts", "copy", "residents")
 LEASE = timedelta(seconds=60)
@@ -65,12 +64,12 @@ class QuietHours:
 
     start: time = time(22, 0)
     end: time = time(7, 0)
-    zone: ZoneInfo = LOCAL_TZ
+    zone: ZoneInfo = COMMUNITY_TIME_ZONE
 
     @classmethod
     def parse(cls, text, zone=None):
         """``"22:00-07:00"``; ``off`` (or empty) for none: a community that wants night notices."""
-        zone = ZoneInfo(zone) if zone else LOCAL_TZ
+        zone = ZoneInfo(zone) if zone else COMMUNITY_TIME_ZONE
         if text in (None, False, "", "off"):
             return None
         try:

@@ -78,13 +78,16 @@ def publish(session, caller, data, now=None):
     unknown = [o for o in audience.get("organization_ids") or [] if o not in known]
     if unknown:
         raise InvalidInput("Unknown organisation.", {"audience.organization_ids": [f"No organisation {o}." for o in unknown]})
-    if data.get("expires") and data["expires"] <= now:
-        raise InvalidInput("The notice has already expired.", {"expires": ["Must be in the future."]})
-    if not data.get("expires") and data.get("ends") and data["ends"] <= now:
-        raise InvalidInput("The event has already ended.", {"ends": ["Must be in the future."]})
-    if data.get("ack_deadline") and data["ack_deadline"] <= now:
-        raise InvalidInput("The acknowledgement deadline has passed.", {"ack_deadline": ["Must be in the future."]})
+    refuse_past(data, now, ("expires", "ends", "ack_deadline"))
     return create(session, caller, data, audience, now)
+
+
+def refuse_past(data, now, names):
+    """A notice given a time that has passed would be written and never sent (expires, ends) or
+    escalate at once (ack_deadline): a 422 naming the field instead."""
+    for name in names:
+        if data.get(name) and data[name] <= now:
+            raise InvalidInput(f"{name} has already passed.", {name: ["Must be in the future."]})
 
 
 def create(session, caller, data, audience, now):
@@ -307,14 +310,9 @@ def update_notice(session, caller, notice_id, data, now=None):
     ends = data.get("ends") or original.ends
     if data.get("ends") and original.onset and data["ends"] <= original.onset:
         raise InvalidInput("ends must be after the event's onset.", {"ends": ["Must be after onset."]})
-    # A correction that has already expired would be written and then never sent.
-    for field in ("expires", "ends"):
-        if data.get(field) and data[field] <= now:
-            raise InvalidInput(f"{field} is in the past.", {field: ["Must be in the future."]})
     expires = data.get("expires") or data.get("ends") or original.expires
-    if expires and expires <= now:
-        raise InvalidInput("The notice has expired; a correction needs a new expires (or ends).",
-                           {"expires": ["The notice's expiry has passed."]})
+    # The expiry checked is the correction's own, given or inherited from an expired original.
+    refuse_past({"ends": data.get("ends"), "expires": expires}, now, ("ends", "expires"))
     return create(session, caller, {
         "title": data["title"], "body": data["body"], "title_en": data.get("title_en"), "body_en": data.get("body_en"),
         "category": original.category, "severity": data.get("severity") or original.severity,

@@ -34,17 +34,12 @@ def _upsert(session, model, key, values, as_of):
     ))
 
 
-def _aware(moment):
-    # SQLite hands back naive datetimes; everything here is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
-
 def apply_resident(session, protector, data, event=None):
     """``resident_registered`` / ``resident_updated`` payloads (and snapshot items). The health
     tags come encrypted (``health_tags_token``); an audience may select them, so they are kept
     with the others here, in notify's own database, and never shown or published again."""
     dwelling = data.get("dwelling") or {}
-    tags = set(data.get("tags") or []) | set(filter(None, (protector.decrypt(data.get("health_tags_token")) or "").split(",")))
+    tags = set(data.get("tags") or ()) | set(protector.decrypt_list(data.get("health_tags_token")))
     _upsert(session, ResidentRecipient, data["resident_id"], {
         "resident_id": data["resident_id"], "name": data["name"],
         "building_id": dwelling.get("building_id"), "building_number": dwelling.get("building_number"),
@@ -60,7 +55,7 @@ def apply_resident(session, protector, data, event=None):
 def apply_move(session, data, event):
     row = session.get(ResidentRecipient, data["resident_id"])
     as_of = _as_of(event)
-    if row is None or _aware(row.as_of) > as_of:
+    if row is None or row.as_of > as_of:
         return  # the registration (or a newer state) will carry the dwelling
     to = data["to_dwelling"]
     row.building_id, row.building_number = to["building_id"], to["building_number"]

@@ -86,7 +86,7 @@ def resident_payload(resident, dwelling, building, protector):
         "dwelling": dwelling_payload(dwelling, building),
         "grid_id": building.grid_id if building else None,
         "tags": [tag for tag in tags if tag not in HEALTH_TAGS],
-        "health_tags_token": protector.encrypt(",".join(health)) if health else None,
+        "health_tags_token": protector.encrypt_list(health),
         "phone_masked": resident.phone_masked,
         "has_phone": resident.phone_cipher is not None,
         "phone_token": resident.phone_cipher,

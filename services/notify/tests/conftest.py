@@ -26,7 +26,7 @@ def resident(n, building, floor, tags=(), phone="13800000000", language="zh", pr
             "dwelling": {"building_id": f"b{building}", "building_number": building, "unit": 1,
                          "floor": floor, "room": f"{floor}01"},
             "grid_id": "grid-1" if building <= 4 else "grid-2", "tags": [tag for tag in tags if tag not in health],
-            "health_tags_token": protector.encrypt(",".join(health)), "language": language,
+            "health_tags_token": protector.encrypt_list(health), "language": language,
             "preferred_channel": preferred, "phone_token": protector.encrypt(phone) if phone else None}
 
 
