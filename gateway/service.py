@@ -3,8 +3,10 @@
 caller rides along in context data, so the registry applies scope and masking itself.
 
 Who may do what (the services check object-level permission again):
-- reads of places, households, residents, organisations: every role but ``resident``; a
-  resident reads only their own record (``GET /residents/{id}``);
+- residents and households: the access policy (``heyun.policy``, ``docs/access-policy.md``) says
+  which roles reach whom and which fields they see, default deny; a resident reads only their own
+  record (``GET /residents/{id}``);
+- reads of places and organisations: every role but ``resident``;
 - registry writes (buildings, grids and grid workers too): admin and staff; grid workers also
   register, update and move residents and import spreadsheets (the registry holds them to their grid);
 - help-and-proxy requests: admin, staff, grid workers, and residents for their own requests
@@ -32,6 +34,7 @@ from gateway.models import Account
 from gateway.problems import JSON_TYPE, dumps
 from heyun.db import Database
 from heyun.errors import Forbidden, NotFound
+from heyun import policy
 from heyun.identity import SYSTEM, CallerIdentity
 
 ADMIN = ("admin", "staff")
@@ -43,6 +46,10 @@ EVERYONE = ()
 # Kept in step with notify.notices.PUBLISHER_ROLES (notify checks again).
 PUBLISHERS = ADMIN + ("property_manager", "water_utility_staff", "police", "mediator")
 DOOR_TO_DOOR = ADMIN + ("grid_worker",)
+# Residents and households: the access policy (heyun.policy) says who reaches them; the registry
+# narrows each answer to the caller's scope and fields again.
+RESIDENT_READERS = policy.roles_reaching_residents()
+HOUSEHOLD_READERS = policy.roles_reaching_households()
 CAP_TYPE = "application/cap+xml; charset=utf-8"
 ACCOUNT_MANAGERS = ("admin",)
 ACCOUNT_READERS = ADMIN
@@ -202,12 +209,12 @@ class GatewayService:
         return self.registry.update_grid_worker(grid_worker_id, body)
 
     # -- households and residents ----------------------------------------------------------
-    @api("GET", BASE + "/households", roles=READERS, query=schemas.HouseholdQuery, response=schemas.HouseholdList)
+    @api("GET", BASE + "/households", roles=HOUSEHOLD_READERS, query=schemas.HouseholdQuery, response=schemas.HouseholdList)
     def list_households(self, request, query):
         filters, limit, offset = schemas.split_query(query)
         return self.registry.list_households(filters=filters, limit=limit, offset=offset)
 
-    @api("GET", BASE + "/households/<household_id>", roles=READERS, response=schemas.Household)
+    @api("GET", BASE + "/households/<household_id>", roles=HOUSEHOLD_READERS, response=schemas.Household)
     def get_household(self, request, household_id):
         return self.registry.get_household(household_id)
 
@@ -216,12 +223,12 @@ class GatewayService:
     def register_household(self, request, body):
         return self.registry.register_household(body)
 
-    @api("GET", BASE + "/residents", roles=READERS, query=schemas.ResidentQuery, response=schemas.ResidentList)
+    @api("GET", BASE + "/residents", roles=RESIDENT_READERS, query=schemas.ResidentQuery, response=schemas.ResidentList)
     def list_residents(self, request, query):
         filters, limit, offset = schemas.split_query(query)
         return self.registry.list_residents(filters=filters, limit=limit, offset=offset)
 
-    @api("GET", BASE + "/residents/<resident_id>", roles=READERS + ("resident",), response=schemas.Resident)
+    @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + ("resident",), response=schemas.Resident)
     def get_resident(self, request, resident_id):
         caller = self.context.caller
         if only_resident(caller) and resident_id != caller.resident_id:
@@ -243,7 +250,8 @@ class GatewayService:
     def move_resident(self, request, resident_id, body):
         return self.registry.move_resident(resident_id, body)
 
-    @api("GET", BASE + "/residents/<resident_id>/history", roles=READERS, response=schemas.ResidenceList)
+    @api("GET", BASE + "/residents/<resident_id>/history", roles=RESIDENT_READERS + ("resident",),
+         response=schemas.ResidenceList)
     def residence_history(self, request, resident_id):
         return self.registry.residence_history(resident_id)
 

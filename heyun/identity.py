@@ -10,16 +10,15 @@ from dataclasses import asdict, dataclass, field
 
 from nameko.extensions import DependencyProvider
 
+from heyun.policy import HEALTH_TAGS, roles_with_numbers, roles_with_tags
+
 CONTEXT_KEY = "heyun.caller"
 
-# Roles that may read unmasked ID numbers and phone numbers (every such read is audited).
-PII_ROLES = frozenset({"admin", "staff", "grid_worker"})
-# Roles that see residents' health tags (unable to walk, disabled): those who care for them, and
-# the canteen, which brings meals to elders who cannot walk. Others see the other tags only.
-HEALTH_ROLES = PII_ROLES | {"canteen_staff"}
-# The resident tags that are health data (sensitive under PIPL): shown, selected by and carried in
-# events (unencrypted) only for HEALTH_ROLES. One list for every service.
-HEALTH_TAGS = frozenset({"mobility_impaired", "disabled"})
+# Both from the access policy (heyun.policy), which says who sees what of residents:
+# roles that may read unmasked ID numbers and phone numbers (every such read is audited), and
+# roles that see residents' health tags (unable to walk, disabled) and may select by them.
+PII_ROLES = roles_with_numbers()
+HEALTH_ROLES = roles_with_tags(HEALTH_TAGS)
 # Roles that see the whole community rather than one grid.
 COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
 

@@ -3,7 +3,7 @@
 The registry stores ID and phone numbers as ciphertext beside their masked form (``heyun.pii``),
 so an ordinary listing decrypts nothing; ``Viewer`` decrypts only for roles that need the numbers.
 """
-from heyun.identity import HEALTH_TAGS
+from heyun import policy
 
 
 class Viewer:
@@ -33,19 +33,13 @@ class Viewer:
                 for (kind, subject), fields in self.revealed.items()])
         self.revealed = {}
 
-    def may_reveal(self, subject_type, subject_id):
-        if subject_type == "resident" and self.caller.resident_id == subject_id:
-            return True  # one's own numbers
-        return self.caller.may_see_pii
+    def access_to(self, resident_id):
+        """What the access policy lets the caller see of this resident."""
+        return policy.access_to(self.caller, resident_id)
 
-    def visible_tags(self, resident_id, tags):
-        """All of them for a role that cares for residents (or the resident); no health tags else."""
-        if self.caller.may_see_health or self.caller.resident_id == resident_id:
-            return tags
-        return [tag for tag in tags if tag not in HEALTH_TAGS]
-
-    def show(self, subject_type, subject_id, field, cipher, masked):
-        if cipher is None or not self.may_reveal(subject_type, subject_id):
+    def show(self, subject_type, subject_id, field, cipher, masked, allowed):
+        """``field`` in clear if the policy ``allowed`` it (audited), else its masked form."""
+        if cipher is None or not allowed:
             return masked
         self.revealed.setdefault((subject_type, subject_id), set()).add(field)
         return self.protector.decrypt(cipher)

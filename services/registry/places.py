@@ -180,7 +180,9 @@ def list_grid_workers(session, protector, caller, filters, paging):
 
 
 def shown_phone(viewer, worker):
-    return viewer.show("grid_worker", worker.id, "phone", worker.phone_cipher, worker.phone_masked)
+    # A grid worker's phone is a work number, shown to the roles that see residents' numbers.
+    return viewer.show("grid_worker", worker.id, "phone", worker.phone_cipher, worker.phone_masked,
+                       allowed=viewer.caller.may_see_pii)
 
 
 def grid_scope(session, account):

@@ -10,7 +10,8 @@ from sqlalchemy import false, or_, select
 
 from heyun.config import COMMUNITY_TIME_ZONE
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
-from heyun.identity import HEALTH_TAGS
+from heyun import policy
+from heyun.policy import HEALTH_TAGS
 from heyun.outbox import record
 from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
@@ -48,15 +49,15 @@ def decode_tags(text):
 # -- reading -------------------------------------------------------------------------------
 
 def resident_dict(resident, dwelling, building, viewer):
-    return {
+    """The resident as ``viewer``'s caller may see them: the policy's fields only, numbers
+    masked unless it lets them be read (each reveal audited), its tags only."""
+    access = viewer.access_to(resident.id)
+    record = {
         "id": resident.id,
         "name": resident.name,
         "gender": resident.gender,
         "birth_date": resident.birth_date.isoformat(),
         "age": age_on(resident.birth_date, today()),
-        "id_number": viewer.show("resident", resident.id, "id_number",
-                                 resident.id_number_cipher, resident.id_number_masked),
-        "phone": viewer.show("resident", resident.id, "phone", resident.phone_cipher, resident.phone_masked),
         "household_id": resident.household_id,
         "relation_to_head": resident.relation_to_head,
         "building_id": building.id if building else None,
@@ -65,10 +66,16 @@ def resident_dict(resident, dwelling, building, viewer):
         "floor": dwelling.floor if dwelling else None,
         "room": dwelling.room if dwelling else None,
         "grid_id": building.grid_id if building else None,
-        "tags": viewer.visible_tags(resident.id, decode_tags(resident.tags)),
+        "tags": decode_tags(resident.tags),
         "language": resident.language or "zh",
         "preferred_channel": resident.preferred_channel,
     }
+    for field, cipher, masked in (("id_number", resident.id_number_cipher, resident.id_number_masked),
+                                  ("phone", resident.phone_cipher, resident.phone_masked)):
+        if field in access.fields:
+            record[field] = viewer.show("resident", resident.id, field, cipher, masked,
+                                        allowed=field in access.numbers)
+    return policy.shown(access, record)
 
 
 def resident_payload(resident, dwelling, building, protector):
@@ -103,24 +110,46 @@ def _with_place():
     )
 
 
-def visible_to(query, caller):
-    """Narrow ``query`` (joined to Building) to the residents ``caller`` may see at all."""
-    if caller.community_wide:
-        return query
-    if not caller.roles:
-        return query.where(false())  # an anonymous message sees nobody
+def _scope_conditions(caller, scopes):
+    """The conditions (on a query joined to Building) of the scopes ``caller`` reaches, or None
+    for the whole community. Scopes owned by services that have not landed (a volunteer's
+    pairings, a mediator's cases) add nothing: those callers see nobody here yet."""
+    if policy.COMMUNITY in scopes:
+        return None
     conditions = []
-    if caller.has_role("grid_worker"):
+    if policy.OWN_GRIDS in scopes:
         conditions.append(Building.grid_id.in_(caller.grid_ids or ["-"]))
     if caller.resident_id:
         conditions.append(Resident.id == caller.resident_id)
-    if not conditions:
-        # Other roles (canteen, property, police…) see residents, with numbers masked.
+    return conditions
+
+
+def visible_to(query, caller):
+    """Narrow ``query`` (joined to Building) to the residents ``caller`` may see at all; the
+    access policy's scopes, default deny."""
+    conditions = _scope_conditions(caller, policy.resident_access(caller.roles).scopes)
+    if conditions is None:
         return query
-    return query.where(or_(*conditions))
+    return query.where(or_(*conditions) if conditions else false())
+
+
+# Filters that select by a field: a caller may filter only by what the policy lets them see,
+# since the list would reveal the field as surely as showing it.
+FILTERED_FIELDS = {"building_id": "building_id", "floor_min": "floor", "floor_max": "floor", "grid_id": "grid_id",
+                   "household_id": "household_id", "min_age": "age", "max_age": "age", "tag": "tags"}
+
+
+def check_filters(caller, filters):
+    access = policy.resident_access(caller.roles)
+    for name, field in FILTERED_FIELDS.items():
+        if filters.get(name) is not None and field not in access.fields:
+            raise Forbidden(f"Your role may not select residents by {name}.")
+    if filters.get("tag") and filters["tag"] not in access.tags:
+        raise Forbidden(f"Your role may not select residents by the tag {filters['tag']}.")
 
 
 def list_residents(session, protector, caller, filters, paging):
+    check_filters(caller, filters)
     query = visible_to(_with_place(), caller)
     if filters.get("building_id"):
         query = query.where(Building.id == filters["building_id"])
@@ -129,9 +158,6 @@ def list_residents(session, protector, caller, filters, paging):
     if filters.get("floor_max"):
         query = query.where(Dwelling.floor <= filters["floor_max"])
     if filters.get("tag"):
-        if filters["tag"] in HEALTH_TAGS and not caller.may_see_health:
-            # The list would reveal who has the tag as surely as showing it.
-            raise Forbidden("Your role may not select residents by health tags.")
         query = query.where(Resident.tags.like(f"%,{filters['tag']},%"))
     if filters.get("grid_id"):
         query = query.where(Building.grid_id == filters["grid_id"])
@@ -173,6 +199,8 @@ def get_resident(session, protector, caller, resident_id):
 
 def residence_history(session, caller, resident_id):
     _load(session, caller, resident_id)
+    if not set(policy.ADDRESS) <= policy.access_to(caller, resident_id).fields:
+        raise Forbidden("Your role may not see where residents live.")
     rows = session.execute(
         select(Residence, Dwelling)
         .join(Dwelling, Residence.dwelling_id == Dwelling.id)
@@ -324,12 +352,16 @@ def household_dict(session, household):
 
 
 def households_visible_to(caller):
-    """Households joined to their place, narrowed like residents: a grid worker sees their grids'."""
+    """Households joined to their place, narrowed by the access policy: the community office
+    sees all, a grid worker their grids', other roles none."""
     query = (select(Household).outerjoin(Dwelling, Household.dwelling_id == Dwelling.id)
              .outerjoin(Building, Dwelling.building_id == Building.id))
-    if not caller.community_wide and caller.has_role("grid_worker"):
-        query = query.where(Building.grid_id.in_(caller.grid_ids or ["-"]))
-    return query
+    scopes = policy.household_scopes(caller.roles)
+    if policy.COMMUNITY in scopes:
+        return query
+    if policy.OWN_GRIDS in scopes:
+        return query.where(Building.grid_id.in_(caller.grid_ids or ["-"]))
+    return query.where(false())
 
 
 def list_households(session, caller, filters, paging):

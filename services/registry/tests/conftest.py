@@ -14,6 +14,7 @@ from registry.service import RegistryService
 PII_KEY = registry_file_config("registry")["PII_KEY"]
 STAFF = Caller(account="staff", roles=("staff",))
 PROPERTY = Caller(account="property", roles=("property_manager",))
+CANTEEN = Caller(account="canteen", roles=("canteen_staff",))
 
 
 @pytest.fixture
