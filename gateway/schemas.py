@@ -567,15 +567,15 @@ class ProxyRequest(Schema):
 
 
 class NoticeStats(Schema):
-    recipients = fields.Integer(metadata={"description": "pending + sent + delivered + acknowledged + failed "
-                                                         "+ cancelled (each recipient counted by its best delivery)."})
-    pending = fields.Integer()
-    sent = fields.Integer()
-    delivered = fields.Integer()
+    recipients = fields.Integer(metadata={"description": "pending + held + sent + delivered + acknowledged + failed "
+                                                         "+ cancelled: each recipient counted once, by its best delivery."})
+    pending = fields.Integer(metadata={"description": "Recipients whose delivery waits to be sent now (or retried)."})
+    held = fields.Integer(metadata={"description": "Recipients whose delivery waits for quiet hours to end."})
+    sent = fields.Integer(metadata={"description": "Handed to the SMS gateway, mail relay or grid worker."})
+    delivered = fields.Integer(metadata={"description": "In the inbox, received by the handset or webhook."})
     acknowledged = fields.Integer()
-    failed = fields.Integer()
-    cancelled = fields.Integer()
-    held = fields.Integer(metadata={"description": "Deliveries held back by quiet hours (part of pending)."})
+    failed = fields.Integer(metadata={"description": "Every channel tried failed (a failure falls back first)."})
+    cancelled = fields.Integer(metadata={"description": "Not sent: the notice was cancelled or expired first."})
 
 
 class Notice(Schema):

@@ -359,9 +359,13 @@ class GatewayService:
     @api("POST", BASE + "/notices/<notice_id>/acknowledgements", roles=EVERYONE,
          body=schemas.AcknowledgementCreate, optional_body=True, status=201,
          response=schemas.AcknowledgementResult, tag="notify",
-         summary="A recipient acknowledges; a grid worker sends {resident_id} to record a door-to-door hand-over.")
+         summary="A recipient acknowledges; a grid worker sends {resident_id} to record a door-to-door hand-over. "
+                 "A repeat answers 200 with the acknowledgement already recorded (its time), and records nothing.")
     def acknowledge_notice(self, request, notice_id, body):
-        return self.notify.acknowledge(notice_id, body)
+        result = self.notify.acknowledge(notice_id, body)
+        if result.pop("created", True):
+            return result
+        return Response(dumps(result), status=200, content_type=JSON_TYPE)  # nothing new was created
 
     @api("POST", BASE + "/notices/<notice_id>/updates", roles=PUBLISHERS, body=schemas.NoticeUpdate, status=201,
          response=schemas.NoticeRef, tag="notify",

@@ -7,6 +7,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 
 from heyun.config import service_config as file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
+from heyun.errors import InvalidInput
 from heyun.identity import CONTEXT_KEY, SYSTEM, Caller
 from heyun.pii import Protector
 from heyun.testing import wait_for
@@ -116,6 +117,10 @@ def test_an_organisation_that_gives_a_webhook_is_reached_on_it_from_then_on(star
              message="the new organisation to reach notify's projection")
     assert call(notify, "notify", "preview_notice", audience)["per_channel"] == {"in_app": 1}
 
+    # notify would post to it from inside the platform: the broker's management API is no webhook.
+    with pytest.raises(InvalidInput) as refused:
+        call(registry, "registry", "update_organization", plant["id"], {"webhook_url": "http://127.0.0.1:15672/api/users"})
+    assert list(refused.value.errors) == ["webhook_url"]
     call(registry, "registry", "update_organization", plant["id"], {"webhook_url": "https://water.example/heyun"})
     wait_for(lambda: call(notify, "notify", "preview_notice", audience)["per_channel"] == {"webhook": 1},
              message="the webhook URL to reach notify's projection")

@@ -196,6 +196,14 @@ def test_an_organisations_webhook_url_is_set_at_creation_and_changed_later(platf
                         ({"webhook_url": too_long}, "webhook_url")):
         assert field in assert_problem(platform.patch(f"/api/v1/organizations/{org['id']}", as_user="admin",
                                                       json=body), 422)["errors"]
+    # notify posts to it from inside the platform: an address inside is refused, naming the field.
+    for url in ("http://127.0.0.1:15672/api/users", "http://169.254.169.254/latest/meta-data/", "http://localhost/x"):
+        problem = assert_problem(platform.patch(f"/api/v1/organizations/{org['id']}", as_user="admin",
+                                                json={"webhook_url": url}), 422)
+        assert list(problem["errors"]) == ["webhook_url"], problem
+        problem = assert_problem(platform.post("/api/v1/organizations", as_user="admin", json={
+            "name": name + "二", "kind": "social_organization", "webhook_url": url}), 422)
+        assert list(problem["errors"]) == ["webhook_url"], problem
     assert_problem(platform.patch(f"/api/v1/organizations/{org['id']}", as_user="volunteer", json={"name": "x"}), 403)
     assert_problem(platform.patch(f"/api/v1/organizations/{uuid.uuid4()}", as_user="admin", json={"name": "x"}), 404)
 

@@ -154,6 +154,11 @@ def test_a_notice_reaches_the_affected_residents_and_its_recipients_see_it(outag
     assert [d["recipient_type"] for d in every(client, path, "property")] == ["organization"]  # its own only
     ack = client.post(f"/api/v1/notices/{notice_id}/acknowledgements", as_user="property")
     assert ack.status_code == 201, ack.text
+    # A repeat (a second tap, a retry without an Idempotency-Key) answers the acknowledgement that
+    # stands, with its time, and is no new one.
+    again = client.post(f"/api/v1/notices/{notice_id}/acknowledgements", as_user="property")
+    assert again.status_code == 200, again.text
+    assert again.json() == ack.json()
     inbox = client.get("/api/v1/me/notices", as_user="property").json()
     assert next(n for n in inbox["items"] if n["id"] == notice_id)["acknowledged"]
 
@@ -166,12 +171,15 @@ def test_a_notice_reaches_the_affected_residents_and_its_recipients_see_it(outag
     handed = client.post(f"/api/v1/notices/{notice_id}/acknowledgements", as_user=task["assignee"],
                          json={"resident_id": task["recipient_id"]})
     assert handed.status_code == 201, handed.text
+    handed_again = client.post(f"/api/v1/notices/{notice_id}/acknowledgements", as_user=task["assignee"],
+                               json={"resident_id": task["recipient_id"]})
+    assert (handed_again.status_code, handed_again.json()) == (200, handed.json())
     assert task["recipient_id"] not in {t["recipient_id"] for t in every(
         client, "/api/v1/me/door-to-door-tasks", task["assignee"]) if t["notice_id"] == notice_id}
     assert_problem(client.get("/api/v1/me/door-to-door-tasks", as_user="property"), 403)
     stats = client.get(f"/api/v1/notices/{notice_id}", as_user="staff").json()["stats"]
     assert stats["acknowledged"] == 2
-    assert stats["recipients"] == sum(stats[k] for k in ("pending", "sent", "delivered", "acknowledged",
+    assert stats["recipients"] == sum(stats[k] for k in ("pending", "held", "sent", "delivered", "acknowledged",
                                                           "failed", "cancelled"))
 
     # Someone it does not concern does not learn it exists.

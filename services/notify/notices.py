@@ -15,9 +15,11 @@ from notify.templates import personalise
 PUBLISHER_ROLES = ("admin", "staff", "property_manager", "water_utility_staff", "police", "mediator")
 ESCALATION_ROLES = ("staff", "admin")
 # A recipient's standing on a notice is its best delivery: acknowledged beats delivered beats sent…
+# pending (to be sent now) beats held (waiting for quiet hours to end): each recipient is counted
+# once, so the statistics add up to the recipients.
 NOTIFY = Caller(account="notify")  # notify itself, as the issuer of escalations and rule notices
-RANK = {"cancelled": 1, "failed": 2, "pending": 3, "held": 3, "sent": 4, "delivered": 5, "acknowledged": 6}
-RANK_NAMES = {1: "cancelled", 2: "failed", 3: "pending", 4: "sent", 5: "delivered", 6: "acknowledged"}
+STANDINGS = ("cancelled", "failed", "held", "pending", "sent", "delivered", "acknowledged")
+RANK = {status: rank for rank, status in enumerate(STANDINGS, start=1)}
 
 
 def iso(moment):
@@ -165,17 +167,13 @@ def may_manage(caller, notice):
 
 
 def stats(session, notice_id):
-    """Recipients by their best delivery status; the parts add up to ``recipients``."""
+    """Recipients by their best delivery status (``STANDINGS``); the parts add up to ``recipients``."""
     rank = func.max(case(*[(Delivery.status == s, r) for s, r in RANK.items()], else_=0)).label("best")
     best = (select(Delivery.recipient_type, Delivery.recipient_id, rank)
             .where(Delivery.notice_id == notice_id).group_by(Delivery.recipient_type, Delivery.recipient_id)
             .subquery())
     counts = dict(session.execute(select(best.c.best, func.count()).group_by(best.c.best)).all())
-    result = {name: counts.get(r, 0) for r, name in RANK_NAMES.items()}
-    held = session.execute(select(func.count()).where(Delivery.notice_id == notice_id, Delivery.status == "held")).scalar()
-    return {"recipients": sum(counts.values()), "pending": result["pending"], "sent": result["sent"],
-            "delivered": result["delivered"], "acknowledged": result["acknowledged"], "failed": result["failed"],
-            "cancelled": result["cancelled"], "held": held}
+    return {"recipients": sum(counts.values()), **{status: counts.get(RANK[status], 0) for status in STANDINGS}}
 
 
 def get_notice(session, caller, notice_id):
@@ -282,20 +280,37 @@ def acknowledge(session, caller, notice_id, data, now=None):
     else:
         condition = or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
         recipient = None
-    deliveries = session.execute(select(Delivery).where(Delivery.notice_id == notice.id, condition)).scalars().all()
+    # Locked, in id order (as cancel and the dispatcher take them): of two acknowledgements at
+    # once, the second waits here and then finds the first's, instead of both writing their own.
+    deliveries = session.execute(select(Delivery).where(Delivery.notice_id == notice.id, condition)
+                                 .order_by(Delivery.id).with_for_update().execution_options(
+                                     populate_existing=True)).scalars().all()
     if not deliveries:
         raise NotFound("Nothing of this notice was addressed to you (or assigned to you for that resident).")
-    for d in deliveries:
-        if d.status in ("acknowledged", "cancelled"):
-            continue
+    fresh = [d for d in deliveries if d.status not in ("acknowledged", "cancelled")]
+    if not fresh:
+        done = sorted((d for d in deliveries if d.status == "acknowledged"), key=lambda d: d.acknowledged_at)
+        if not done:
+            raise IllegalTransition("Your deliveries of this notice were cancelled (it expired before reaching you).",
+                                    {"notice": ["Cancelled."]})
+        # A repeat (a retried request, a second tap): the acknowledgement that stands, and no event.
+        return acknowledgement(notice, done[0], recipient, done[0].acknowledged_at, done[0].acknowledged_by,
+                               created=False)
+    for d in fresh:
         d.status, d.acknowledged_at, d.acknowledged_by = "acknowledged", now, caller.account
         d.delivered_at = d.delivered_at or now
         d.sent_at = d.sent_at or now
-    recipient = recipient or (deliveries[0].recipient_type, deliveries[0].recipient_id)
-    record(session, NOTICE_ACKNOWLEDGED, {"notice_id": notice.id, "recipient_type": recipient[0],
-                                          "recipient_id": recipient[1], "acknowledged_by": caller.account})
-    return {"notice_id": notice.id, "recipient_type": recipient[0], "recipient_id": recipient[1],
-            "acknowledged_at": now.isoformat(), "acknowledged_by": caller.account}
+    result = acknowledgement(notice, fresh[0], recipient, now, caller.account, created=True)
+    record(session, NOTICE_ACKNOWLEDGED, {k: result[k] for k in (
+        "notice_id", "recipient_type", "recipient_id", "acknowledged_by")})
+    return result
+
+
+def acknowledgement(notice, delivery, recipient, at, by, created):
+    """What an acknowledgement answers; ``created`` is false for a repeat (the gateway's 200)."""
+    kind, rid = recipient or (delivery.recipient_type, delivery.recipient_id)
+    return {"notice_id": notice.id, "recipient_type": kind, "recipient_id": rid,
+            "acknowledged_at": iso(at), "acknowledged_by": by, "created": created}
 
 
 # -- corrections and cancellations (CAP Update / Cancel) ----------------------------------------

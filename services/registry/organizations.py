@@ -2,6 +2,8 @@
 station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
+from heyun.errors import InvalidInput
+from heyun.netguard import AddressRefused, OutboundGuard
 from heyun.outbox import record
 from registry import idnumbers
 from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
@@ -9,6 +11,7 @@ from registry.models import Organization, ServiceItem
 from registry.places import get_or_404, page, refuse_taken, require_office
 
 UPDATABLE = ("name", "contacts", "webhook_url")  # the kind never changes: accounts link by it
+PUBLIC_ONLY = OutboundGuard()  # no allow-list: webhooks to public addresses only
 
 
 def organization_dict(org, caller):
@@ -44,8 +47,20 @@ def refuse_taken_name(session, name):
     refuse_taken(session, Organization.name, name, "An organisation with this name exists.")
 
 
-def create_organization(session, caller, data):
+def check_webhook_url(url, guard):
+    """notify will POST to this URL from inside the platform: one that is, or resolves to, a
+    loopback, private, link-local or metadata address is refused here (and again on sending)."""
+    if url is None:
+        return
+    try:
+        guard.check_url(url)
+    except AddressRefused as error:
+        raise InvalidInput("The webhook URL points inside.", {"webhook_url": [str(error)]}) from None
+
+
+def create_organization(session, caller, data, guard=PUBLIC_ONLY):
     require_office(caller, "register or change organisations")
+    check_webhook_url(data.get("webhook_url"), guard)  # before the database: it may ask DNS
     refuse_taken_name(session, data["name"])
     org = Organization(name=data["name"], kind=data["kind"], contacts=data.get("contacts") or [],
                        webhook_url=data.get("webhook_url"))
@@ -55,9 +70,10 @@ def create_organization(session, caller, data):
     return organization_dict(org, caller)
 
 
-def update_organization(session, caller, organization_id, changes):
+def update_organization(session, caller, organization_id, changes, guard=PUBLIC_ONLY):
     """Change what ``changes`` names (of ``UPDATABLE``); a change is announced, no change is not."""
     require_office(caller, "register or change organisations")
+    check_webhook_url(changes.get("webhook_url"), guard)  # before the database: it may ask DNS
     org = get_or_404(session, Organization, organization_id, "organisation")
     changed = [key for key in UPDATABLE if key in changes and changes[key] != getattr(org, key)]
     if "name" in changed:

@@ -1,5 +1,6 @@
 """registry: the Nameko entrypoints. Each one loads its input, calls the domain, returns primitives;
 the rules live in places, residents, importing, organizations and proxy."""
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select
@@ -9,6 +10,7 @@ from heyun.db import Database
 from heyun.errors import Conflict, InvalidInput
 from heyun.events import asyncapi_document
 from heyun.identity import CallerIdentity
+from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from registry import events, importing, organizations, places, proxy, residents, schemas
@@ -22,6 +24,7 @@ class RegistryService:
     db = Database()
     context = CallerIdentity()
     pii = PiiProtection()
+    config = Config()
 
     @property
     def caller(self):
@@ -34,6 +37,10 @@ class RegistryService:
                 return work(session)
         except IntegrityError:
             raise Conflict("The change clashes with existing data (a duplicate).") from None
+
+    @property
+    def webhook_guard(self):
+        return OutboundGuard(self.config.get("WEBHOOK_ALLOWED_NETWORKS") or "")
 
     @rpc
     def ping(self):
@@ -201,13 +208,14 @@ class RegistryService:
     @user_rpc
     def create_organization(self, data):
         data = load(schemas.OrganizationCreate(), data)
-        return self._write(lambda session: organizations.create_organization(session, self.caller, data))
+        return self._write(lambda session: organizations.create_organization(
+            session, self.caller, data, self.webhook_guard))
 
     @user_rpc
     def update_organization(self, organization_id, data):
         changes = load_changes(schemas.OrganizationCreate(exclude=("kind",)), data)  # the kind is fixed
         return self._write(lambda session: organizations.update_organization(
-            session, self.caller, organization_id, changes))
+            session, self.caller, organization_id, changes, self.webhook_guard))
 
     @user_rpc
     def list_service_items(self, limit=50, offset=0):

@@ -11,6 +11,7 @@ SMS_GATEWAY_TOKEN          bearer token for it                                  
 SMTP_HOST, SMTP_PORT       the mail relay                                             (none), 25
 SMTP_SENDER                the From address                                           notices@heyun.local
 WEBHOOK_SECRET             HMAC key signing webhook bodies                            (none)
+WEBHOOK_ALLOWED_NETWORKS   non-public networks / host names webhooks may go to        (none)
 CHANNEL_TIMEOUT_SECONDS    per request / SMTP operation                               5
 CHANNEL_CONCURRENCY        parallel requests per batch (SMS, webhooks)                16
 =========================  =========================================================  =========
@@ -18,6 +19,8 @@ CHANNEL_CONCURRENCY        parallel requests per batch (SMS, webhooks)          
 A channel whose required setting is missing is still built, as one that fails every delivery
 (not retryable, saying which setting is unset), so notices fall back to the next channel.
 """
+from heyun.netguard import OutboundGuard
+
 from .base import DELIVERED, FAILED, SENT, Channel, NotConfiguredChannel, Outcome, mask_phone
 from .door_to_door import DoorToDoorChannel
 from .in_app import InAppChannel
@@ -52,7 +55,8 @@ def build_channels(config):
             config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 25),
             sender=config.get("SMTP_SENDER") or DEFAULT_SENDER, timeout=timeout)),
         configured("webhook", ["WEBHOOK_SECRET"], lambda: WebhookChannel(
-            config["WEBHOOK_SECRET"], timeout=timeout, concurrency=concurrency)),
+            config["WEBHOOK_SECRET"], timeout=timeout, concurrency=concurrency,
+            guard=OutboundGuard(config.get("WEBHOOK_ALLOWED_NETWORKS") or ""))),
         DoorToDoorChannel(),
     ]
     return {channel.name: channel for channel in channels}

@@ -5,12 +5,18 @@ where ``v1 = HMAC-SHA256(WEBHOOK_SECRET, "<t>.<raw body>")``. The timestamp is i
 text so a captured request cannot be replayed later; receivers check it with ``verify_signature``,
 against the raw body bytes (re-serialising the JSON would change them). ``X-Heyun-Delivery`` is
 the delivery id, stable across retries, for the receiver to drop duplicates.
+
+A URL whose host is (or now resolves to) a loopback, private, link-local, metadata… address fails
+without a request (``refused: …``, not retried: the organisation's next channel takes over),
+unless ``WEBHOOK_ALLOWED_NETWORKS`` allows it (``heyun.netguard``).
 """
 import hashlib
 import hmac
 import re
 import time
 from urllib.parse import urlsplit
+
+from heyun.netguard import OutboundGuard
 
 from .base import DELIVERED, InvalidAddress
 from .http import HttpChannel, json_body
@@ -68,8 +74,9 @@ class WebhookChannel(HttpChannel):
     # The organisation's own system answering 2xx is receipt, not just hand-over to a carrier.
     success_status = DELIVERED
 
-    def __init__(self, secret, timeout=5.0, concurrency=16):
-        super().__init__(timeout=timeout, concurrency=concurrency)
+    def __init__(self, secret, timeout=5.0, concurrency=16, guard=None):
+        # Organisations give their URLs: only public addresses, unless the guard allows more.
+        super().__init__(timeout=timeout, concurrency=concurrency, guard=guard or OutboundGuard())
         self.secret = secret
 
     def request_for(self, delivery):

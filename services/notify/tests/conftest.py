@@ -80,7 +80,10 @@ def start_notify(container_factory, service_config, notify_db, receivers):
             FANOUT_POLL_SECONDS=0.2, ESCALATION_CHECK_SECONDS=0.3, CHANNEL_TIMEOUT_SECONDS=2,
             # Tests about sending must not depend on the hour they run at; the quiet-hours
             # test sets its own window.
-            QUIET_HOURS="off")
+            QUIET_HOURS="off",
+            # The water plant's webhook is the receiver on loopback, which webhooks may reach
+            # only when the configuration allows it.
+            WEBHOOK_ALLOWED_NETWORKS="127.0.0.1/32")
         settings.update(overrides)
         config = service_config(**settings)
         container = container_factory(NotifyService, config)

@@ -1,6 +1,7 @@
 """The channels against real receivers: an HTTP server standing in for the SMS gateway and the
 organisations' webhook endpoints, and an SMTP server. What is checked is what the other end sees."""
 import logging
+import socket
 import time
 import uuid
 
@@ -10,9 +11,13 @@ from notify.channels import (DELIVERY_HEADER, SIGNATURE_HEADER, DoorToDoorChanne
                              InAppChannel, Outcome, SmsChannel, WebhookChannel, build_channels,
                              sign, verify_signature)
 
+from heyun.netguard import OutboundGuard
+
 from .receivers import HttpReceiver, SmtpReceiver
 
 SECRET = "test-webhook-secret"
+# The receivers listen on loopback, which webhooks may reach only when the configuration says so.
+LOOPBACK_ALLOWED = OutboundGuard("127.0.0.1/32")
 TITLE = "停水通知"
 BODY = "因施工，7月5日8:00至18:00 3号楼、5号楼停水，4层及以上水压不足，请提前储水。"
 
@@ -45,7 +50,7 @@ def sms(receiver):
 
 @pytest.fixture
 def webhook():
-    channel = WebhookChannel(SECRET, timeout=2)
+    channel = WebhookChannel(SECRET, timeout=2, guard=LOOPBACK_ALLOWED)
     yield channel
     channel.close()
 
@@ -195,10 +200,68 @@ def test_webhook_invalid_url_fails_without_retry(webhook):
 
 def test_webhook_failure_detail_does_not_reveal_the_url(receiver, webhook):
     receiver.hang = True
-    channel = WebhookChannel(SECRET, timeout=0.3)
+    channel = WebhookChannel(SECRET, timeout=0.3, guard=LOOPBACK_ALLOWED)
     [outcome] = channel.send([delivery("webhook", receiver.url + "/hook?token=s3cret")])
     channel.close()
     assert outcome.retryable and "s3cret" not in outcome.detail
+
+
+def test_a_webhook_aimed_inside_fails_without_a_request(receiver):
+    """Loopback (as a name, an address, IPv4-mapped IPv6), private, metadata and unspecified
+    addresses: each refused before connecting, not retried (the next channel takes over)."""
+    channel = WebhookChannel(SECRET, timeout=2)  # the default: public addresses only
+    port = receiver.url.rsplit(":", 1)[1]
+    urls = [receiver.url + "/hook", f"http://localhost:{port}/hook", f"http://[::ffff:127.0.0.1]:{port}/hook",
+            "http://10.1.2.3/hook", "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+            "https://0.0.0.0/hook"]
+    outcomes = channel.send([delivery("webhook", url, recipient_type="organization") for url in urls])
+    channel.close()
+    assert receiver.requests == []
+    assert [(o.status, o.retryable) for o in outcomes] == [("failed", False)] * len(urls)
+    assert [o.detail.split(" is ")[1].split(";")[0] for o in outcomes] == [
+        "a loopback address", "a loopback address (127.0.0.1)", "a loopback address", "a private address",
+        "a cloud metadata address", "a cloud metadata address", "an unspecified address"]
+    assert outcomes[0].detail.startswith("refused: 127.0.0.1 is a loopback address")
+
+
+def test_a_webhook_to_an_allowed_network_is_sent_but_metadata_never(receiver):
+    channel = WebhookChannel(SECRET, timeout=2, guard=OutboundGuard("127.0.0.0/8, 169.254.0.0/16"))
+    sent, metadata = channel.send([delivery("webhook", receiver.url + "/hook"),
+                                   delivery("webhook", "http://169.254.169.254/latest/meta-data/")])
+    channel.close()
+    assert sent.status == "delivered" and len(receiver.requests) == 1
+    assert (metadata.status, metadata.retryable) == ("failed", False) and "metadata" in metadata.detail
+
+
+def test_a_webhook_host_allowed_by_name_is_sent(receiver):
+    port = receiver.url.rsplit(":", 1)[1]
+    channel = WebhookChannel(SECRET, timeout=2, guard=OutboundGuard("LocalHost"))
+    [outcome] = channel.send([delivery("webhook", f"http://localhost:{port}/hook")])
+    channel.close()
+    assert outcome.status == "delivered" and len(receiver.requests) == 1
+
+
+def test_the_connection_goes_to_the_address_checked_and_a_name_now_inside_is_refused(receiver):
+    """A name checked when it was given (public then) that DNS now answers with 127.0.0.1 is
+    refused on sending; allowed, the request goes to the very address checked, with no second
+    lookup (hooks.water.example resolves nowhere but in this resolver)."""
+    port = int(receiver.url.rsplit(":", 1)[1])
+
+    def dns(host, port, family=0, kind=0):  # what a DNS server under someone else's control may answer
+        assert host == "hooks.water.example"
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+    url = f"http://hooks.water.example:{port}/hook"
+    refusing = WebhookChannel(SECRET, timeout=2, guard=OutboundGuard(resolver=dns))
+    allowing = WebhookChannel(SECRET, timeout=2, guard=OutboundGuard("127.0.0.1/32", resolver=dns))
+    [refused] = refusing.send([delivery("webhook", url)])
+    assert receiver.requests == []
+    assert (refused.status, refused.retryable) == ("failed", False)
+    assert refused.detail.startswith("refused: hooks.water.example is a loopback address (127.0.0.1)")
+    [sent] = allowing.send([delivery("webhook", url)])
+    assert sent.status == "delivered" and receiver.requests[0].headers["Host"] == f"hooks.water.example:{port}"
+    refusing.close()
+    allowing.close()
 
 
 # -- email ----------------------------------------------------------------------------------

@@ -73,8 +73,7 @@ def test_an_outage_reaches_exactly_the_affected_residents_on_the_right_channel(n
     assert by_recipient[("organization", "org-property")]["channel"] == "email"
     stats = notice["stats"]
     assert stats["recipients"] == 6
-    assert stats["pending"] + stats["sent"] + stats["delivered"] + stats["acknowledged"] + stats["failed"] \
-        + stats["cancelled"] == 6
+    assert sum(stats[k] for k in ("pending", "held", "sent", "delivered", "acknowledged", "failed", "cancelled")) == 6
     sms = [r.json() for r in http.requests if r.path.startswith("/sms")]
     assert [m["to"] for m in sms] == ["13900000004"]
     assert "停水通知：3号楼" in sms[0]["text"] and "居民4您好" in sms[0]["text"]
@@ -136,6 +135,22 @@ def test_webhook_organisations_get_signed_posts(notify, receivers):
     request = [r for r in http.requests if r.path.startswith("/webhook")][0]
     assert verify_signature("test-secret", request.headers["X-Heyun-Signature"], request.body)
     assert request.json()["notice_id"] == created["id"]
+
+
+def test_a_webhook_aimed_at_loopback_fails_over_without_a_request(start_notify, receivers):
+    """The water plant's webhook is on 127.0.0.1 (the test receiver): without an allow-list that
+    lets it in (the default), it is refused on sending, and the plant's next channel takes over."""
+    http, _ = receivers
+    notify = start_notify(WEBHOOK_ALLOWED_NETWORKS="")
+    created = notify.call("publish_notice", dict(OUTAGE, audience={"organization_ids": ["org-water"]}),
+                          caller=PROPERTY)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to settle")
+    items = {d["channel"]: d for d in deliveries(notify, created["id"])}
+    assert items["webhook"]["status"] == "failed" and items["webhook"]["attempts"] == 1
+    assert items["webhook"]["last_error"].startswith("refused: 127.0.0.1 is a loopback address")
+    # The plant has no e-mail contacts: its inbox is next.
+    assert items["in_app"]["fallback_of"] == items["webhook"]["id"] and items["in_app"]["status"] == "delivered"
+    assert [r for r in http.requests if r.path.startswith("/webhook")] == []
 
 
 def test_failed_sms_falls_back_to_the_next_channel(notify, receivers):

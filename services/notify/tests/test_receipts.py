@@ -38,7 +38,7 @@ def test_a_delivered_receipt_marks_the_sms_delivered_once(start_notify):
     assert post_receipts(notify, [receipt])["unchanged"] == 1
     stats = notify.call("get_notice", notice_id)["stats"]
     assert stats["delivered"] >= 1 and sum(stats[k] for k in (
-        "pending", "sent", "delivered", "acknowledged", "failed", "cancelled")) == stats["recipients"]
+        "pending", "held", "sent", "delivered", "acknowledged", "failed", "cancelled")) == stats["recipients"]
 
 
 def test_a_failed_receipt_falls_back_to_the_residents_next_channel(start_notify):

@@ -4,11 +4,14 @@ import json
 
 import pytest
 from kombu import Connection, Exchange, Queue
+from nameko.standalone.rpc import ServiceRpcProxy
 
 from heyun.errors import Conflict, Forbidden, InvalidInput
+from heyun.identity import CONTEXT_KEY
 from heyun.testing import wait_for
 from registry.events import ORGANIZATION_UPDATED
-from registry.tests.conftest import PROPERTY
+from registry.service import RegistryService
+from registry.tests.conftest import PII_KEY, PROPERTY, STAFF
 
 WATER_PLANT = {"name": "济南水务集团东区供水所", "kind": "water_utility",
                "contacts": [{"name": "赵工", "role": "调度", "phone": "053188880000", "email": "dispatch@water.example"}]}
@@ -63,3 +66,47 @@ def test_only_the_community_office_registers_or_changes_organisations(registry):
     with pytest.raises(Forbidden):
         registry.call("create_organization", {"name": "另一家物业", "kind": "property_management"}, caller=PROPERTY)
     assert registry.call("get_organization", org["id"])["name"] == "王河物业"
+
+
+# -- webhook URLs: notify posts to them from inside the platform ------------------------------
+
+INSIDE = ["http://127.0.0.1:15672/api/users", "http://localhost:5432/", "http://[::1]:8080/hook",
+          "http://[::ffff:127.0.0.1]/hook", "http://10.0.0.5/hook", "http://192.168.1.10/hook",
+          "http://172.16.0.1/hook", "http://169.254.169.254/latest/meta-data/", "http://[fd00:ec2::254]/",
+          "http://100.100.100.200/latest/meta-data/", "http://[fe80::1]/hook", "http://[fc00::1]/hook",
+          "http://0.0.0.0/hook", "http://224.0.0.1/hook"]
+
+
+def test_a_webhook_url_aimed_inside_is_refused_naming_it(registry):
+    org = registry.call("create_organization", {"name": "王河物业", "kind": "property_management"})
+    for url in INSIDE:
+        with pytest.raises(InvalidInput) as refused:
+            registry.call("create_organization", {"name": "供水所", "kind": "water_utility", "webhook_url": url})
+        assert list(refused.value.errors) == ["webhook_url"], url
+        with pytest.raises(InvalidInput) as refused:
+            registry.call("update_organization", org["id"], {"webhook_url": url})
+        assert list(refused.value.errors) == ["webhook_url"], url
+    assert "loopback" in str(refused.value.errors) or "multicast" in str(refused.value.errors)
+    assert registry.call("get_organization", org["id"])["webhook_url"] is None
+    # A public address, and a name that does not resolve yet (notify checks again on sending).
+    for url in ("https://93.184.215.14/heyun", "https://hooks.water.example/heyun"):
+        assert registry.call("update_organization", org["id"], {"webhook_url": url})["webhook_url"] == url
+
+
+def test_the_installation_may_allow_its_own_networks_and_hosts_but_never_metadata(
+        container_factory, service_config, world):
+    config = service_config(DATABASE_URL=world["url"], PII_KEY=PII_KEY,
+                            WEBHOOK_ALLOWED_NETWORKS="10.0.0.0/8, localhost, 169.254.0.0/16")
+    container_factory(RegistryService, config).start()
+
+    def call(method, *args):
+        with ServiceRpcProxy("registry", config, context_data={CONTEXT_KEY: STAFF.to_json()}) as proxy:
+            return getattr(proxy, method)(*args)
+
+    org = call("create_organization", {"name": "王河物业", "kind": "property_management"})
+    for url in ("http://10.0.0.5/hook", "http://localhost:9000/hook"):
+        assert call("update_organization", org["id"], {"webhook_url": url})["webhook_url"] == url
+    for url in ("http://127.0.0.1:9000/hook", "http://169.254.169.254/latest/meta-data/", "http://192.168.1.10/"):
+        with pytest.raises(InvalidInput) as refused:
+            call("update_organization", org["id"], {"webhook_url": url})
+        assert "webhook_url" in refused.value.errors

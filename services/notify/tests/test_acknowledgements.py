@@ -1,0 +1,91 @@
+"""Acknowledgements that are repeated (a second tap, a retried request, two at once) and the
+statistics of a notice whose deliveries wait for quiet hours: real broker, real PostgreSQL."""
+import threading
+import time
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import func, select
+
+from heyun.db import make_sessionmaker, transaction
+from heyun.outbox import outbox_events
+from heyun.testing import wait_for
+from notify import notices
+from notify.events import NOTICE_ACKNOWLEDGED
+from notify.tests.conftest import GRID_WORKER_1, PROPERTY, WATER_PLANT
+from notify.tests.test_notices import OUTAGE, deliveries, settled
+
+
+def acknowledged_events(engine):
+    with engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(outbox_events).where(
+            outbox_events.c.event_type == NOTICE_ACKNOWLEDGED.name)).scalar()
+
+
+def test_a_repeated_acknowledgement_answers_the_first_and_records_nothing(notify, notify_db):
+    _, engine = notify_db
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+
+    first = notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
+    time.sleep(0.01)  # a later time, were a repeat to write its own
+    again = notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
+    created_flags = first.pop("created", None), again.pop("created", None)
+    assert again == first  # the same time, by the same account
+    [delivery] = deliveries(notify, created["id"], recipient_type="organization")
+    assert delivery["acknowledged_at"] == first["acknowledged_at"]
+
+    # A grid worker's door-to-door hand-over, recorded twice.
+    handed = notify.call("acknowledge", created["id"], {"resident_id": "r003"}, caller=GRID_WORKER_1)
+    handed_again = notify.call("acknowledge", created["id"], {"resident_id": "r003"}, caller=GRID_WORKER_1)
+    handed_flags = handed.pop("created", None), handed_again.pop("created", None)
+    assert handed_again == handed and handed["recipient_id"] == "r003"
+
+    assert acknowledged_events(engine) == 2  # one per recipient, not one per request
+    assert notify.call("get_notice", created["id"])["stats"]["acknowledged"] == 2
+    # What tells the gateway to answer a repeat 200 instead of 201.
+    assert created_flags == handed_flags == (True, False)
+
+
+def test_two_acknowledgements_at_once_record_one(notify, notify_db):
+    """The first holds its transaction open; the second, arriving meanwhile, must wait for it and
+    answer its acknowledgement rather than write another."""
+    _, engine = notify_db
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+    Session = make_sessionmaker(engine, "notify")
+
+    first_session = Session()
+    first = notices.acknowledge(first_session, PROPERTY, created["id"], {})
+    answers = []
+
+    def second():
+        with transaction(Session) as session:
+            answers.append(notices.acknowledge(session, PROPERTY, created["id"], {}))
+
+    thread = threading.Thread(target=second)
+    thread.start()
+    time.sleep(0.5)
+    assert answers == []  # waiting for the first
+    first_session.commit()
+    first_session.close()
+    thread.join(10)
+    [answer] = answers
+    assert answer["acknowledged_at"] == first["acknowledged_at"]
+    assert acknowledged_events(engine) == 1
+    assert answer["created"] is False
+
+
+def test_held_deliveries_are_apart_from_pending_and_the_stats_add_up(start_notify):
+    # A quiet window around this very moment (as in test_notices), so SMS and visits are held.
+    local = datetime.now(ZoneInfo("Asia/Shanghai"))
+    start, end = (local - timedelta(hours=1)).strftime("%H:%M"), (local + timedelta(hours=1)).strftime("%H:%M")
+    notify = start_notify(QUIET_HOURS=f"{start}-{end}", TIME_ZONE="Asia/Shanghai")
+    created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
+    wait_for(lambda: settled(notify, created["id"]), message="the notice to be sent")
+    stats = notify.call("get_notice", created["id"])["stats"]
+    # r003 and r006 wait for a visit, r004 for an SMS; r002 and r005 have it in their inbox;
+    # property management's e-mail went at once.
+    assert stats == {"recipients": 6, "pending": 0, "held": 3, "sent": 1, "delivered": 2, "acknowledged": 0,
+                     "failed": 0, "cancelled": 0}
+    assert stats["recipients"] == sum(v for k, v in stats.items() if k != "recipients")
