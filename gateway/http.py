@@ -24,7 +24,7 @@ from functools import partial
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -61,6 +61,11 @@ class ApiWsgiApp:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         route = "unmatched"
+        # eventlet's wsgi.input ends where the body ends, by Content-Length or by the last chunk
+        # of a chunked body, but it does not say so; werkzeug then reads a body without a
+        # Content-Length as empty. Said here, werkzeug reads chunked bodies too, and still stops
+        # at the route's limit with a 413 (``_read``).
+        environ["wsgi.input_terminated"] = True
         try:
             request = Request(environ, shallow=True)
             if request.path == "/healthz":
@@ -251,10 +256,15 @@ class ApiEndpoint(HttpRequestHandler):
         return response
 
     def _read(self, request):
-        # werkzeug refuses (413) a body above the limit before reading it.
-        request.max_content_length = self.max_body
+        # werkzeug refuses (413) a Content-Length above the limit before reading the body. A
+        # chunked body has none: werkzeug stops reading it at the limit without an error, so one
+        # byte more is allowed in, and a body that reaches it is refused here.
+        request.max_content_length = self.max_body + 1
         request.max_form_memory_size = self.max_body
-        return request.get_data(cache=True)
+        raw = request.get_data(cache=True)
+        if len(raw) > self.max_body:
+            raise RequestEntityTooLarge()
+        return raw
 
     def _upload(self, request, raw):
         """``(kind, bytes)`` of a spreadsheet sent as the body or as a multipart ``file`` part."""
