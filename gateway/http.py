@@ -19,7 +19,8 @@ or a query parameter is a 422 naming the field; a path id with one, or longer th
 """
 import json
 import time
-from functools import partial
+from functools import lru_cache, partial
+from ipaddress import ip_address, ip_network
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
@@ -94,6 +95,10 @@ class ApiServer(WebServer):
 
     def setup(self):
         self.metrics = HttpMetrics()
+        try:
+            trusted_networks(self.container.config)  # a typo stops the start, not every request
+        except ValueError as exc:
+            raise SystemExit(f"TRUSTED_PROXIES: {exc}") from None
         super().setup()
 
     def make_url_map(self):
@@ -159,6 +164,38 @@ def check_text(data):
     return data
 
 
+def trusted_networks(config):
+    """``TRUSTED_PROXIES`` ("10.0.0.5, 10.1.0.0/16", or a YAML list) as networks; none by default."""
+    setting = config.get("TRUSTED_PROXIES") or ()
+    if not isinstance(setting, str):
+        setting = ",".join(str(item) for item in setting)
+    return _networks(setting)
+
+
+@lru_cache(maxsize=8)
+def _networks(setting):
+    return tuple(ip_network(item.strip(), strict=False) for item in setting.split(",") if item.strip())
+
+
+def client_address(request, trusted):
+    """Who is asking: the socket's peer, unless the peer is a trusted proxy; then the nearest
+    address in X-Forwarded-For that is not a trusted proxy. Without trusted proxies the header is
+    ignored, since anyone can send it."""
+    address = request.remote_addr or "unknown"
+    if not trusted:
+        return address
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in [address] + hops[::-1]:
+        try:
+            ip = ip_address(hop)
+        except ValueError:  # a forged or broken entry: the last address we could trust
+            return address
+        address = hop
+        if not any(ip in network for network in trusted):
+            return hop
+    return address
+
+
 def check_path_values(values):
     """Path values are ids: one no id could be (a control character, too long) is unknown, 404."""
     for value in values.values():
@@ -203,6 +240,7 @@ class ApiEndpoint(HttpRequestHandler):
     # -- the pipeline ----------------------------------------------------------------------
     def handle_request(self, request):
         request.shallow = False
+        request.client_address = client_address(request, trusted_networks(self.container.config))
         try:
             return self._handle(request)
         except Exception as exc:
