@@ -14,6 +14,8 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from heyun.config import refuse_unsafe_production
+
 log = logging.getLogger(__name__)
 
 _psycopg_patched = False
@@ -155,6 +157,8 @@ class Database(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        # Every service has its database: here no service starts in production on a public secret.
+        refuse_unsafe_production(self.container.service_name, config)
         url = config["DATABASE_URL"]
         workers = int(config.get("max_workers", 10))
         self.engine = make_engine(url, pool_size=workers + 2)
