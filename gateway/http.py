@@ -184,6 +184,10 @@ def client_address(request, trusted):
     address = request.remote_addr or "unknown"
     if not trusted:
         return address
+    return _forwarded_client(address, request, trusted)[:64]  # an IPv6 zone id may be long
+
+
+def _forwarded_client(address, request, trusted):
     hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
     for hop in [address] + hops[::-1]:
         try:

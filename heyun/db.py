@@ -83,12 +83,15 @@ def normalize_url(url):
 
 
 def make_engine(url, pool_size=10, echo=False):
-    """An engine for ``url`` set up for this platform's use: cooperative, pooled, SQLite in WAL."""
+    """An engine for ``url`` set up for this platform's use: cooperative, pooled, SQLite in WAL.
+    A failed statement's error names no parameters (``hide_parameters``): they are what people
+    typed, and the error is logged."""
     url = normalize_url(url)
     if url.startswith("postgresql"):
         _make_psycopg_green()
         engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
+            hide_parameters=True,
         )
     elif url.startswith("sqlite"):
         # Green threads look like OS threads to sqlite3, so its same-thread check must go. SQLite
@@ -98,7 +101,7 @@ def make_engine(url, pool_size=10, echo=False):
         # concurrency; this is the embedded default.
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, echo=echo,
-            pool_size=1, max_overflow=0, pool_timeout=120,
+            pool_size=1, max_overflow=0, pool_timeout=120, hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
