@@ -215,7 +215,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
-                 produces=None, signed=None, **kwargs):
+                 produces=None, signed=None, errors=(), **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -237,6 +237,8 @@ class ApiEndpoint(HttpRequestHandler):
         # matches its signature; the service that holds the secret checks both. The schema is the
         # body's shape for the OpenAPI document.
         self.signed_schema = signed
+        # Statuses the route answers beyond those of its kind, for the OpenAPI document ("429").
+        self.errors = tuple(errors)
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])

@@ -88,3 +88,9 @@ def test_x_forwarded_for_counts_only_from_a_trusted_proxy(start_gateway):
     assert [item["client_address"] for item in audit["items"]] == ["198.51.100.9"]
     audit = behind_proxy.get("/api/v1/sign-in-failures?username=user0", headers=admin).json()
     assert [item["client_address"] for item in audit["items"]] == ["127.0.0.1"]
+
+
+def test_openapi_documents_throttling_and_unlock(gateway):
+    paths = gateway.get("/api/v1/openapi.json", as_user="admin").json()["paths"]
+    assert {"401", "429"} <= set(paths["/api/v1/auth/token"]["post"]["responses"])
+    assert "/api/v1/accounts/{username}/unlock" in paths and "/api/v1/sign-in-failures" in paths
