@@ -104,8 +104,11 @@ def verify_token(token, secret, revocations=None):
         raise Unauthorized("The token has expired; sign in again.") from None
     except jwt.InvalidTokenError:
         raise Unauthorized("The token is not valid.") from None
-    if revocations is not None and revocations.revoked(claims["sub"], claims.get("iat", 0)):
-        raise Unauthorized("The account has changed since this token was issued; sign in again.")
+    if revocations is not None:
+        if revocations.revoked(claims["sub"], claims.get("iat", 0)):
+            raise Unauthorized("The account has changed since this token was issued; sign in again.")
+        if not revocations.active(claims["sub"], claims.get("iat", 0)):  # a token signed for no one, or someone gone
+            raise Unauthorized("The token names no active account.")
     return Caller(
         account=claims["sub"], roles=tuple(claims.get("roles") or ()),
         grid_ids=tuple(claims.get("grid_ids") or ()),

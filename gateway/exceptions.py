@@ -13,6 +13,17 @@ class Unauthorized(DomainError):
     title = "Unauthorized"
 
 
+class TooManyRequests(DomainError):
+    """Too many failed sign-ins for a username or from an address: wait ``retry_after`` seconds."""
+
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail="", retry_after=1):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class MalformedJson(DomainError):
     status = 400
     title = "Malformed JSON"

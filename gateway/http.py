@@ -19,12 +19,13 @@ or a query parameter is a 422 naming the field; a path id with one, or longer th
 """
 import json
 import time
-from functools import partial
+from functools import lru_cache, partial
+from ipaddress import ip_address, ip_network
 
 from eventlet.event import Event
 from nameko.web.handlers import HttpRequestHandler
 from nameko.web.server import WebServer
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
@@ -61,6 +62,11 @@ class ApiWsgiApp:
     def __call__(self, environ, start_response):
         started = time.perf_counter()
         route = "unmatched"
+        # eventlet's wsgi.input ends where the body ends, by Content-Length or by the last chunk
+        # of a chunked body, but it does not say so; werkzeug then reads a body without a
+        # Content-Length as empty. Said here, werkzeug reads chunked bodies too, and still stops
+        # at the route's limit with a 413 (``_read``).
+        environ["wsgi.input_terminated"] = True
         try:
             request = Request(environ, shallow=True)
             if request.path == "/healthz":
@@ -89,6 +95,10 @@ class ApiServer(WebServer):
 
     def setup(self):
         self.metrics = HttpMetrics()
+        try:
+            trusted_networks(self.container.config)  # a typo stops the start, not every request
+        except ValueError as exc:
+            raise SystemExit(f"TRUSTED_PROXIES: {exc}") from None
         super().setup()
 
     def make_url_map(self):
@@ -154,6 +164,42 @@ def check_text(data):
     return data
 
 
+def trusted_networks(config):
+    """``TRUSTED_PROXIES`` ("10.0.0.5, 10.1.0.0/16", or a YAML list) as networks; none by default."""
+    setting = config.get("TRUSTED_PROXIES") or ()
+    if not isinstance(setting, str):
+        setting = ",".join(str(item) for item in setting)
+    return _networks(setting)
+
+
+@lru_cache(maxsize=8)
+def _networks(setting):
+    return tuple(ip_network(item.strip(), strict=False) for item in setting.split(",") if item.strip())
+
+
+def client_address(request, trusted):
+    """Who is asking: the socket's peer, unless the peer is a trusted proxy; then the nearest
+    address in X-Forwarded-For that is not a trusted proxy. Without trusted proxies the header is
+    ignored, since anyone can send it."""
+    address = request.remote_addr or "unknown"
+    if not trusted:
+        return address
+    return _forwarded_client(address, request, trusted)[:64]  # an IPv6 zone id may be long
+
+
+def _forwarded_client(address, request, trusted):
+    hops = [hop.strip() for hop in request.headers.get("X-Forwarded-For", "").split(",") if hop.strip()]
+    for hop in [address] + hops[::-1]:
+        try:
+            ip = ip_address(hop)
+        except ValueError:  # a forged or broken entry: the last address we could trust
+            return address
+        address = hop
+        if not any(ip in network for network in trusted):
+            return hop
+    return address
+
+
 def check_path_values(values):
     """Path values are ids: one no id could be (a control character, too long) is unknown, 404."""
     for value in values.values():
@@ -169,7 +215,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
-                 produces=None, signed=None, **kwargs):
+                 produces=None, signed=None, errors=(), **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -191,6 +237,8 @@ class ApiEndpoint(HttpRequestHandler):
         # matches its signature; the service that holds the secret checks both. The schema is the
         # body's shape for the OpenAPI document.
         self.signed_schema = signed
+        # Statuses the route answers beyond those of its kind, for the OpenAPI document ("429").
+        self.errors = tuple(errors)
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])
@@ -198,6 +246,7 @@ class ApiEndpoint(HttpRequestHandler):
     # -- the pipeline ----------------------------------------------------------------------
     def handle_request(self, request):
         request.shallow = False
+        request.client_address = client_address(request, trusted_networks(self.container.config))
         try:
             return self._handle(request)
         except Exception as exc:
@@ -251,10 +300,15 @@ class ApiEndpoint(HttpRequestHandler):
         return response
 
     def _read(self, request):
-        # werkzeug refuses (413) a body above the limit before reading it.
-        request.max_content_length = self.max_body
+        # werkzeug refuses (413) a Content-Length above the limit before reading the body. A
+        # chunked body has none: werkzeug stops reading it at the limit without an error, so one
+        # byte more is allowed in, and a body that reaches it is refused here.
+        request.max_content_length = self.max_body + 1
         request.max_form_memory_size = self.max_body
-        return request.get_data(cache=True)
+        raw = request.get_data(cache=True)
+        if len(raw) > self.max_body:
+            raise RequestEntityTooLarge()
+        return raw
 
     def _upload(self, request, raw):
         """``(kind, bytes)`` of a spreadsheet sent as the body or as a multipart ``file`` part."""

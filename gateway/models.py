@@ -1,5 +1,6 @@
-"""What the gateway owns in its own database: the accounts people sign in with, and the first
-response to each ``Idempotency-Key`` so a retried POST creates nothing new."""
+"""What the gateway owns in its own database: the accounts people sign in with, the first
+response to each ``Idempotency-Key`` so a retried POST creates nothing new, and the failed
+sign-ins (counted for throttling, and kept for the audit)."""
 from datetime import datetime
 
 from sqlalchemy import JSON, Boolean, Integer, String, Text, UniqueConstraint
@@ -52,3 +53,28 @@ class IdempotentRequest(Base):
     content_type: Mapped[str | None] = mapped_column(String(100))
     response_body: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class SignInThrottle(Base):
+    """Failed sign-ins counted for one username or one client address (``kind``), shared by every
+    gateway process; ``gateway.throttle`` turns the count into a delay."""
+
+    __tablename__ = "sign_in_throttles"
+    __table_args__ = (UniqueConstraint("kind", "key", name="uq_sign_in_throttles_kind_key"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(10), nullable=False)  # "account" or "address"
+    key: Mapped[str] = mapped_column(String(100), nullable=False)
+    failures: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
+
+
+class SignInFailure(Base):
+    """The audit of wrong credentials: who was tried, from where, when (never the password)."""
+
+    __tablename__ = "sign_in_failures"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(100), nullable=False, index=True)
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False)
+    failed_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow, index=True)

@@ -16,6 +16,7 @@ ERRORS = {
     "400": "Malformed JSON", "401": "No or bad token", "403": "Role or scope forbids",
     "404": "Unknown id", "409": "Conflict or illegal state transition", "413": "Body too large",
     "415": "Unsupported content type", "422": "Invalid input; `errors` names the fields",
+    "429": "Too many failed sign-ins: wait the seconds of `Retry-After`",
     "503": "A service or the broker is unavailable",
 }
 
@@ -62,9 +63,10 @@ def _operation(method, endpoint):
     elif endpoint.response_schema is not None:
         success["content"] = {"application/json": {"schema": endpoint.response_schema}}
     operation["responses"][str(endpoint.status)] = success
-    codes = ["400", "422", "503"] if endpoint.public else list(ERRORS)
+    codes = ["400", "422", "503"] if endpoint.public else [code for code in ERRORS if code != "429"]
     if endpoint.signed_schema is not None:
         codes = ["400", "401", "413", "415", "422", "503"]
+    codes = [code for code in ERRORS if code in set(codes) | set(endpoint.errors)]  # in status order
     for code in codes:
         operation["responses"][code] = {"description": ERRORS[code], "content": PROBLEM}
     if endpoint.public:

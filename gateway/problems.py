@@ -96,4 +96,6 @@ def response_from_exception(exc):
         headers["Allow"] = ", ".join(exc.valid_methods)
     if body["status"] == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if getattr(exc, "retry_after", None):
+        headers["Retry-After"] = str(exc.retry_after)
     return problem_response(body, headers)

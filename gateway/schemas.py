@@ -711,3 +711,24 @@ NoticeList = list_of(Notice)
 InboxNoticeList = list_of(InboxNotice)
 DeliveryList = list_of(Delivery)
 DoorToDoorTaskList = list_of(DoorToDoorTask)
+
+
+# -- sign-in throttling (gateway.throttle) ---------------------------------------------------
+class SignInFailureQuery(Paging):
+    username = fields.String(validate=validate.Length(max=100))
+
+
+class SignInFailure(Schema):
+    """A wrong username or password: which username, from which client address, when."""
+
+    username = fields.String()
+    client_address = fields.String()
+    failed_at = fields.String()
+
+
+SignInFailureList = list_of(SignInFailure)
+
+
+class Unlocked(Schema):
+    username = fields.String()
+    unlocked = fields.Boolean(metadata={"description": "The username's failed sign-ins are forgotten."})

@@ -27,7 +27,7 @@ from marshmallow import ValidationError
 from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
-from gateway import accounts, links, openapi, schemas, spreadsheets
+from gateway import accounts, links, openapi, schemas, spreadsheets, throttle
 from gateway.dependencies import Readiness, ServiceRpc
 from gateway.http import BASE, api
 from gateway.models import Account
@@ -72,15 +72,16 @@ class GatewayService:
 
     # -- auth, health, documentation -------------------------------------------------------
     @api("POST", BASE + "/auth/token", public=True, body=schemas.TokenRequest, response=schemas.TokenResponse,
-         tag="auth", summary="Sign in: a bearer token for the other paths.")
+         tag="auth", errors=("401", "429"),
+         summary="Sign in: a bearer token for the other paths. Repeated failures are throttled (429).")
     def issue_token(self, request, body):
         self.context.act_as(SYSTEM)  # the link lookups are the gateway's own, not the user's
         # Issued as of now, before the account is read: an admin's change committed while this
         # sign-in waits on the registry then revokes the token (a later iat would slip past it).
         issued_at = time.time()
-        with self.db.transaction() as session:
-            account = accounts.authenticate(session, body["username"], body["password"])
-            wanted = links.missing_links(account)
+        account = throttle.sign_in(self.db.Session, body["username"], body["password"],
+                                   request.client_address, throttle.rules_from(self.config))
+        wanted = links.missing_links(account)
         found = links.resolve(self.registry, account, wanted) if wanted else {"grid_ids": []}
         if found.keys() - {"grid_ids"}:
             with self.db.transaction() as session:
@@ -121,6 +122,22 @@ class GatewayService:
         self._check_links(body)
         with self.db.transaction() as session:
             return accounts.account_dict(accounts.update_account(session, username, body))
+
+    @api("POST", BASE + "/accounts/<username>/unlock", roles=ACCOUNT_MANAGERS, response=schemas.Unlocked,
+         tag="auth", summary="Let a username locked by failed sign-ins (429) sign in again at once.")
+    def unlock_account(self, request, username):
+        with self.db.transaction() as session:
+            accounts.find_account(session, username)
+            throttle.unlock(session, username)
+        return {"username": username, "unlocked": True}
+
+    @api("GET", BASE + "/sign-in-failures", roles=ACCOUNT_MANAGERS, query=schemas.SignInFailureQuery,
+         response=schemas.SignInFailureList, tag="auth",
+         summary="Wrong usernames or passwords, newest first: username, client address, time.")
+    def list_sign_in_failures(self, request, query):
+        filters, limit, offset = schemas.split_query(query)
+        with self.db.transaction() as session:
+            return throttle.failures(session, filters.get("username"), limit, offset)
 
     def _check_links(self, body):
         """An account linked to an organisation or resident the registry does not know would

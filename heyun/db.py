@@ -14,6 +14,8 @@ from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.orm import sessionmaker
 
+from heyun.config import refuse_unsafe_production
+
 log = logging.getLogger(__name__)
 
 _psycopg_patched = False
@@ -81,12 +83,15 @@ def normalize_url(url):
 
 
 def make_engine(url, pool_size=10, echo=False):
-    """An engine for ``url`` set up for this platform's use: cooperative, pooled, SQLite in WAL."""
+    """An engine for ``url`` set up for this platform's use: cooperative, pooled, SQLite in WAL.
+    A failed statement's error names no parameters (``hide_parameters``): they are what people
+    typed, and the error is logged."""
     url = normalize_url(url)
     if url.startswith("postgresql"):
         _make_psycopg_green()
         engine = create_engine(
-            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo
+            url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True, echo=echo,
+            hide_parameters=True,
         )
     elif url.startswith("sqlite"):
         # Green threads look like OS threads to sqlite3, so its same-thread check must go. SQLite
@@ -96,7 +101,7 @@ def make_engine(url, pool_size=10, echo=False):
         # concurrency; this is the embedded default.
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, echo=echo,
-            pool_size=1, max_overflow=0, pool_timeout=120,
+            pool_size=1, max_overflow=0, pool_timeout=120, hide_parameters=True,
         )
 
         @event.listens_for(engine, "connect")
@@ -155,6 +160,8 @@ class Database(DependencyProvider):
 
     def setup(self):
         config = self.container.config
+        # Every service has its database: here no service starts in production on a public secret.
+        refuse_unsafe_production(self.container.service_name, config)
         url = config["DATABASE_URL"]
         workers = int(config.get("max_workers", 10))
         self.engine = make_engine(url, pool_size=workers + 2)
