@@ -1,8 +1,8 @@
 """Stopping `make run` the ways an operator does: Ctrl-C or `kill` in a terminal (a foreground
 job: its own process group, SIGINT as the default) and `kill` of a `make run &` started by a
 script (a background job of a non-interactive shell: SIGINT ignored, inherited by make and the
-launcher). Each signal, sent to the whole group or to the launcher alone, must stop every
-service once: no child left running, the gateway's port free."""
+launcher). Each signal, sent to the whole group or to the launcher alone (and SIGTERM to make
+alone), must stop every service once: no child left running, the gateway's port free."""
 import os
 import signal
 import subprocess
@@ -111,7 +111,10 @@ CASES = [pytest.param(signum, job, target, repeated, id="-".join(
          for job, target, repeated in [("foreground", "group", False), ("foreground", "launcher", False),
                                        ("background", "group", False), ("background", "launcher", False),
                                        # Ctrl-C pressed again and again, `kill` typed twice
-                                       ("foreground", "group", True)]]
+                                       ("foreground", "group", True)]] + [
+    # `kill <pid of make>`: make passes SIGTERM on to the launcher (not SIGINT: a terminal sends
+    # that to the whole group).
+    pytest.param(signal.SIGTERM, "foreground", "make", False, id="SIGTERM-foreground-make")]
 
 
 @pytest.mark.e2e
@@ -131,7 +134,8 @@ def test_a_signal_stops_every_service(signum, job, target, repeated, data_dir, v
         (launcher,) = children_of(make)
 
         sent = time.monotonic()
-        send = (lambda: os.killpg(make, signum)) if target == "group" else (lambda: os.kill(launcher, signum))
+        send = {"group": lambda: os.killpg(make, signum), "launcher": lambda: os.kill(launcher, signum),
+                "make": lambda: os.kill(make, signum)}[target]
         send()
         while repeated and time.monotonic() - sent < 3 and alive(launcher):
             time.sleep(0.001)  # a second signal must not interrupt the stop (it may hurry it)
