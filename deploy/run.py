@@ -334,6 +334,8 @@ class ServiceProcesses:
         deadline = time.monotonic() + timeout
         while any(p.poll() is None for p in running.values()):
             if time.monotonic() > deadline or hurry.is_set():
+                if hurry.is_set():
+                    say("asked again: killing what still runs")
                 for name, process in running.items():
                     if process.poll() is None:
                         if not hurry.is_set():
@@ -410,9 +412,8 @@ class StopRequest:
         now = time.monotonic()
         if self.first is None:
             self.first = now
-        elif now - self.first > self.REPEAT and not self.hurry.is_set():
-            self.hurry.set()
-            say("asked again: killing what still runs")
+        elif now - self.first > self.REPEAT:
+            self.hurry.set()  # said by stop(): printing here could re-enter a print it interrupted
 
     @property
     def requested(self):
