@@ -18,6 +18,8 @@ $(STAMP): requirements.txt
 
 install: $(STAMP)
 
+# Signals: make forwards SIGTERM to the launcher and waits for it; the launcher stops its
+# children on SIGINT, SIGTERM or SIGHUP (tests/test_launcher_signals.py).
 run: $(STAMP)
 	$(BIN)/python -m deploy.run
 

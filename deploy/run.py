@@ -11,8 +11,10 @@ In order, and stopping with a plain message (never a traceback) at the first thi
 5. every service and the gateway as separate ``nameko run`` processes, their output prefixed with
    the service name, until the gateway's ``/readyz`` says 200; then where to point a client.
 
-Ctrl-C or SIGTERM stops the children (SIGTERM, a grace period, then SIGKILL) and exits 0; a child
-that dies on its own stops the rest and exits 1, naming it.
+Ctrl-C, SIGINT, SIGTERM or SIGHUP (to the launcher, to its process group, or through ``make``,
+foreground or background) stops the children once (SIGTERM, a grace period, then SIGKILL; a
+repeated Ctrl-C skips the grace) and exits 0; a child that dies on its own stops the rest and
+exits 1, naming it.
 
 The end-to-end tests (``tests/conftest.py``) start the platform with the same functions
 (``database_urls``, ``migrate``, ``load_demo``, ``ServiceProcesses``), so what they test is what
@@ -297,10 +299,11 @@ class ServiceProcesses:
         output = list(self.output[name])
         return "\n".join(output[-lines:] if lines else output)
 
-    def wait_ready(self, url, timeout=120.0):
-        """Poll ``url`` (the gateway's /readyz) until it answers 200; raise if a child dies."""
+    def wait_ready(self, url, timeout=120.0, stop=lambda: False):
+        """Poll ``url`` (the gateway's /readyz) until it answers 200, or ``stop()`` says to give
+        up; raise if a child dies."""
         deadline = time.monotonic() + timeout
-        while True:
+        while not stop():
             dead = self.dead()
             if dead:
                 name, code = dead[0]
@@ -321,19 +324,26 @@ class ServiceProcesses:
                 )
             time.sleep(0.5)
 
-    def stop(self, timeout=10.0):
-        """SIGTERM every child (nameko stops gracefully on it), wait, then SIGKILL the rest."""
+    def stop(self, timeout=10.0, hurry=None):
+        """SIGTERM every child (nameko stops gracefully on it), wait, then SIGKILL the rest;
+        at once when the ``hurry`` event is set (a second Ctrl-C)."""
+        hurry = hurry or threading.Event()
         running = {n: p for n, p in self.processes.items() if p.poll() is None}
         for process in running.values():
             _signal_group(process, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        for name, process in running.items():
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                say(f"{name} did not stop within {timeout:.0f}s: killing it")
-                _signal_group(process, signal.SIGKILL)
-                process.wait()
+        while any(p.poll() is None for p in running.values()):
+            if time.monotonic() > deadline or hurry.is_set():
+                if hurry.is_set():
+                    say("asked again: killing what still runs")
+                for name, process in running.items():
+                    if process.poll() is None:
+                        if not hurry.is_set():
+                            say(f"{name} did not stop within {timeout:.0f}s: killing it")
+                        _signal_group(process, signal.SIGKILL)
+                        process.wait()
+                break
+            hurry.wait(0.1)
         for reader in self.readers:
             reader.join(timeout=2)
 
@@ -381,8 +391,39 @@ def banner(port, demo_loaded):
 
 # -- the command -----------------------------------------------------------------------------
 
-class Stop(Exception):
-    """Raised from the SIGTERM handler so SIGTERM takes the same way out as Ctrl-C."""
+class StopRequest:
+    """The signal handler for SIGINT (Ctrl-C), SIGTERM and SIGHUP while the children run.
+
+    It only records the request: the launcher's own loop notices it and stops the children, so
+    no signal can land in the middle of stopping and abort it (the old way raised an exception
+    from the handler, and `make`, which forwards SIGTERM to its child, delivered a second one
+    into the clean-up). A signal more than a second after the first (Ctrl-C pressed again, a
+    second `kill`) hurries the stop: the children still running are killed at once. One within
+    that second is the same request delivered twice (the group's signal plus make's copy).
+    """
+
+    REPEAT = 1.0  # seconds
+
+    def __init__(self):
+        self.first = None
+        self.hurry = threading.Event()
+
+    def __call__(self, signum, frame):
+        now = time.monotonic()
+        if self.first is None:
+            self.first = now
+        elif now - self.first > self.REPEAT:
+            self.hurry.set()  # said by stop(): printing here could re-enter a print it interrupted
+
+    @property
+    def requested(self):
+        return self.first is not None
+
+    def install(self):
+        # Installed whether or not SIGINT was ignored when we started: a shell starts a background
+        # job (`make run &`) with SIGINT ignored, and `kill -INT` must stop it all the same.
+        for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, self)
 
 
 def parse_args(argv):
@@ -445,38 +486,36 @@ def prepare(args):
 def serve(urls, port, demo_loaded, ready_timeout):
     """Step 5: run the children until a signal or a child's death; returns the exit code."""
     processes = ServiceProcesses(list(urls), child_env(urls, {"GATEWAY_PORT": str(port)}))
-
-    def on_sigterm(signum, frame):
-        raise Stop()
-
-    signal.signal(signal.SIGTERM, on_sigterm)
+    stop = StopRequest()
+    stop.install()
     try:
         processes.start()
-        processes.wait_ready(f"http://127.0.0.1:{port}/readyz", ready_timeout)
-        banner(port, demo_loaded)
-        while True:
+        processes.wait_ready(f"http://127.0.0.1:{port}/readyz", ready_timeout,
+                             stop=lambda: stop.requested)
+        if not stop.requested:
+            banner(port, demo_loaded)
+        while not stop.requested:
             dead = processes.dead()
             if dead:
                 for name, code in dead:
                     say(f"{name} exited unexpectedly with code {code}; stopping the others")
                 return 1
-            time.sleep(0.5)
+            time.sleep(0.2)
+        say("stopping")
+        return 0
     except LaunchError as exc:
         say(str(exc))
         return 1
-    except (KeyboardInterrupt, Stop):
-        say("stopping")
-        return 0
     finally:
-        # A second Ctrl-C while stopping must not leave children behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        processes.stop()
+        processes.stop(hurry=stop.hurry)
         say("all stopped")
 
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    # A background job (`make run &` from a script) starts with SIGINT ignored; `kill -INT`
+    # must still stop the launcher while it migrates (serve() then installs StopRequest).
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     try:
         urls, demo_loaded = prepare(args)
     except LaunchError as exc:

@@ -4,6 +4,8 @@ Nameko's ``RpcProxy`` waits for a reply forever; a service whose queue exists bu
 processes are gone would hang the HTTP request. Here every call has a deadline
 (``RPC_TIMEOUT_SECONDS``) after which the client gets a 503 naming the service.
 """
+from dataclasses import replace
+
 import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.exceptions import UnknownService
@@ -11,6 +13,8 @@ from nameko.rpc import RpcProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from gateway.exceptions import ServiceUnavailable
+from gateway.openapi import path_template
+from heyun.identity import CONTEXT_KEY, ROUTE, Caller
 
 
 class TimedServiceProxy:
@@ -77,3 +81,18 @@ def check(config, services, timeout):
     except (Exception, eventlet.Timeout):
         return ["broker"] + list(services)
     return down
+
+
+class RouteInContext(DependencyProvider):
+    """Adds the HTTP route ("GET /api/v1/residents/{resident_id}") to the caller in the worker's
+    context data before the route runs, so it rides with every RPC and the registry's audit of
+    unmasked reads says which route read the numbers."""
+
+    def worker_setup(self, worker_ctx):
+        raw = worker_ctx.data.get(CONTEXT_KEY)
+        endpoint = worker_ctx.entrypoint
+        if not raw or not hasattr(endpoint, "url"):
+            return  # a public route has no caller; timers and RPC have no route
+        caller = Caller.from_json(raw)
+        route = f"{endpoint.method} {path_template(endpoint.url)}"
+        worker_ctx.data[CONTEXT_KEY] = replace(caller, extra={**caller.extra, ROUTE: route}).to_json()

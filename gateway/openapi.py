@@ -28,7 +28,8 @@ def endpoints(service_cls):
                 yield method, entrypoint
 
 
-def _path(url):
+def path_template(url):
+    """``/residents/<resident_id>`` (werkzeug) → ``/residents/{resident_id}`` (OpenAPI, API.md)."""
     return re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", url)
 
 
@@ -88,7 +89,7 @@ def build(service_cls):
     spec.options["security"] = [{"bearer": []}]
     paths = {}
     for method, endpoint in endpoints(service_cls):
-        paths.setdefault(_path(endpoint.url), {})[endpoint.method.lower()] = _operation(method, endpoint)
+        paths.setdefault(path_template(endpoint.url), {})[endpoint.method.lower()] = _operation(method, endpoint)
     # Served by the web server itself, outside any worker.
     paths["/healthz"] = {"get": {"operationId": "healthz", "summary": "The process is up.", "tags": ["operations"],
                                  "security": [], "responses": {"200": {"description": "OK", "content": {

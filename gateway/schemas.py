@@ -732,3 +732,26 @@ SignInFailureList = list_of(SignInFailure)
 class Unlocked(Schema):
     username = fields.String()
     unlocked = fields.Boolean(metadata={"description": "The username's failed sign-ins are forgotten."})
+
+
+# -- the personal-data audit log ---------------------------------------------------------------
+class PiiAccessQuery(Paging):
+    account = Text(100, metadata={"description": "Who read (a username)."})
+    resident_id = Text(36, metadata={"description": "Whose numbers were read."})
+    since = Timestamp(data_key="from", metadata={"description": "From this time (inclusive), ISO 8601 with offset."})
+    until = Timestamp(data_key="to", metadata={"description": "Up to this time (exclusive)."})
+
+
+class PiiAccess(Schema):
+    id = fields.String()
+    account = fields.String(metadata={"description": "The account that saw the numbers unmasked."})
+    subject_type = fields.String(metadata={"description": "resident or grid_worker"})
+    subject_id = fields.String(metadata={"description": "The resident's (or grid worker's) id."})
+    fields_ = fields.List(fields.String(), data_key="fields",
+                          metadata={"description": "What was shown unmasked: id_number, phone."})
+    route = fields.String(allow_none=True, metadata={
+        "description": "How: the HTTP route (\"GET /api/v1/residents/{resident_id}\"), or \"rpc registry.<method>\"."})
+    at = fields.AwareDateTime()
+
+
+PiiAccessList = list_of(PiiAccess)

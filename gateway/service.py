@@ -28,7 +28,7 @@ from nameko.dependency_providers import Config
 from werkzeug.wrappers import Response
 
 from gateway import accounts, links, openapi, schemas, spreadsheets, throttle
-from gateway.dependencies import Readiness, ServiceRpc
+from gateway.dependencies import Readiness, RouteInContext, ServiceRpc
 from gateway.http import BASE, api
 from gateway.models import Account
 from gateway.problems import JSON_TYPE, dumps
@@ -69,6 +69,7 @@ class GatewayService:
     registry = ServiceRpc("registry")
     notify = ServiceRpc("notify")
     readiness = Readiness()
+    route = RouteInContext()
 
     # -- auth, health, documentation -------------------------------------------------------
     @api("POST", BASE + "/auth/token", public=True, body=schemas.TokenRequest, response=schemas.TokenResponse,
@@ -420,6 +421,18 @@ class GatewayService:
          summary="The SMS gateway's delivery receipts, signed (X-Heyun-Signature); repeats change nothing.")
     def sms_receipts(self, request, signed_body):
         return self.notify.record_sms_receipts(*signed_body)
+
+    # -- the personal-data audit log -------------------------------------------------------
+    # Admins only (the registry checks again): the log maps staff to the people they looked at.
+    @api("GET", BASE + "/audit/pii-access", roles=("admin",), query=schemas.PiiAccessQuery,
+         response=schemas.PiiAccessList, tag="audit",
+         summary="Who saw ID or phone numbers unmasked (account, resident, fields, route, time), newest "
+                 "first; `from`/`to` bound the time. Kept PII_AUDIT_RETENTION_DAYS (three years).")
+    def list_pii_access(self, request, query):
+        filters, limit, offset = schemas.split_query(query)
+        renamed = {"since": "from", "until": "to"}  # the registry takes the query's own names
+        return self.registry.list_pii_access(filters={renamed.get(k, k): v for k, v in filters.items()},
+                                             limit=limit, offset=offset)
 
 
 def merge_catalogues(documents):

@@ -19,6 +19,9 @@ CONTEXT_KEY = "heyun.caller"
 # roles that see residents' health tags (unable to walk, disabled) and may select by them.
 PII_ROLES = roles_with_numbers()
 HEALTH_ROLES = roles_with_tags(HEALTH_TAGS)
+# Caller.extra key: the way a request came in ("GET /api/v1/residents/{resident_id}"), set by the
+# gateway for every HTTP request, so a service's audit log can say which route read what.
+ROUTE = "route"
 # Roles that see the whole community rather than one grid.
 COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
 
@@ -78,6 +81,12 @@ class CallerContext:
     def caller(self):
         raw = self._worker_ctx.data.get(CONTEXT_KEY)
         return Caller.from_json(raw) if raw else ANONYMOUS
+
+    @property
+    def route(self):
+        """How this call came in: the gateway's HTTP route, else this service's RPC."""
+        return self.caller.extra.get(ROUTE) or (
+            f"rpc {self._worker_ctx.service_name}.{self._worker_ctx.entrypoint.method_name}")
 
     def act_as(self, caller):
         self._worker_ctx.data[CONTEXT_KEY] = caller.to_json()

@@ -166,4 +166,7 @@ class PiiAccess(Base):
     subject_type = Column(String(20), nullable=False)  # resident | grid_worker
     subject_id = Column(String(36), nullable=False, index=True)
     fields = Column(String(100), nullable=False)
-    at = Column(UtcDateTime, nullable=False, default=utcnow)
+    # How it was read: the gateway's route ("GET /api/v1/residents/{resident_id}"), or the RPC
+    # ("rpc registry.get_resident") when no HTTP request was behind it.
+    route = Column(String(200))
+    at = Column(UtcDateTime, nullable=False, default=utcnow, index=True)  # queried and expired by time

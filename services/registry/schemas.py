@@ -192,3 +192,11 @@ def load_changes(schema, data):
 class Snapshot(Schema):
     after_id = fields.String(load_default="")
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))
+
+
+class PiiAccessFilters(Schema):
+    """The audit log's filters: who read, whose numbers, from (inclusive) and to (exclusive)."""
+    account = Text(100)
+    resident_id = Text(36)
+    since = fields.AwareDateTime(data_key="from")
+    until = fields.AwareDateTime(data_key="to")

@@ -1,5 +1,7 @@
 """registry: the Nameko entrypoints. Each one loads its input, calls the domain, returns primitives;
 the rules live in places, residents, importing, organizations and proxy."""
+from dataclasses import replace
+
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
@@ -9,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 from heyun.db import Database
 from heyun.errors import Conflict, InvalidInput
 from heyun.events import asyncapi_document
-from heyun.identity import CallerIdentity
+from heyun.identity import ROUTE, CallerIdentity
 from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
+from registry.pii import RETENTION_DAYS, access_log, expire_access_log
 from registry.schemas import listing, load, load_changes
 
 
@@ -28,7 +31,9 @@ class RegistryService:
 
     @property
     def caller(self):
-        return self.context.caller
+        """Who asks, with how the request came in (``heyun.identity.ROUTE``) for the audit log."""
+        caller = self.context.caller
+        return replace(caller, extra={**caller.extra, ROUTE: self.context.route})
 
     def _write(self, work):
         """Run ``work(session)`` in one transaction; a unique-key race becomes a 409, not a crash."""
@@ -264,3 +269,16 @@ class RegistryService:
         # Hourly rather than daily so a restart never skips a day; flagging is once per request.
         self._write(proxy.flag_overdue)
 
+
+    # -- the personal-data audit log --------------------------------------------------------
+    @user_rpc
+    def list_pii_access(self, filters=None, limit=50, offset=0):
+        filters, paging = listing(schemas.PiiAccessFilters, filters, limit, offset)
+        with self.db.transaction() as session:
+            return access_log(session, self.caller, filters, paging)
+
+    @timer(interval=3600)
+    def hourly_pii_access_expiry(self):
+        """Audit rows are kept ``PII_AUDIT_RETENTION_DAYS`` (three years by default), then deleted."""
+        days = self.config.get("PII_AUDIT_RETENTION_DAYS", RETENTION_DAYS)
+        self._write(lambda session: expire_access_log(session, days))
