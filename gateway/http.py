@@ -215,7 +215,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
-                 produces=None, signed=None, errors=(), **kwargs):
+                 produces=None, signed=None, errors=(), also=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -239,6 +239,8 @@ class ApiEndpoint(HttpRequestHandler):
         self.signed_schema = signed
         # Statuses the route answers beyond those of its kind, for the OpenAPI document ("429").
         self.errors = tuple(errors)
+        # Other successes, with the same body: {200: "A repeat: …"} beside a 201 (OpenAPI only).
+        self.also = dict(also or {})
 
     def get_url_rule(self):
         return Rule(self.url, methods=[self.method])

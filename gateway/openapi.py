@@ -64,6 +64,8 @@ def _operation(method, endpoint):
     elif endpoint.response_schema is not None:
         success["content"] = {"application/json": {"schema": endpoint.response_schema}}
     operation["responses"][str(endpoint.status)] = success
+    for code, description in endpoint.also.items():
+        operation["responses"][str(code)] = dict(success, description=description)
     codes = ["400", "422", "503"] if endpoint.public else [code for code in ERRORS if code != "429"]
     if endpoint.signed_schema is not None:
         codes = ["400", "401", "413", "415", "422", "503"]

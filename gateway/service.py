@@ -376,6 +376,7 @@ class GatewayService:
 
     @api("POST", BASE + "/notices/<notice_id>/acknowledgements", roles=EVERYONE,
          body=schemas.AcknowledgementCreate, optional_body=True, status=201,
+         also={200: "A repeat: the acknowledgement already recorded, unchanged."},
          response=schemas.AcknowledgementResult, tag="notify",
          summary="A recipient acknowledges; a grid worker sends {resident_id} to record a door-to-door hand-over. "
                  "A repeat answers 200 with the acknowledgement already recorded (its time), and records nothing.")
