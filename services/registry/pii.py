@@ -44,6 +44,11 @@ class Viewer:
             return tags
         return [tag for tag in tags if tag not in HEALTH_TAGS]
 
+    def used(self, subject_type, subject_id, field):
+        """Audit a use of ``field`` unmasked that shows nothing (a person found by their whole
+        number), as a reveal is audited."""
+        self.revealed.setdefault((subject_type, subject_id), set()).add(field)
+
     def show(self, subject_type, subject_id, field, cipher, masked):
         if cipher is None or not self.may_reveal(subject_type, subject_id):
             return masked
