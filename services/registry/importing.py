@@ -6,7 +6,7 @@ harmless. Each bad row is reported by row number and column and skipped; the goo
 Work is done a chunk at a time with set-based queries, so 100,000 rows stay fast.
 """
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import insert, select
 
@@ -60,6 +60,23 @@ TEXT_COLUMNS = {
     "name": Resident.name, "room": Dwelling.room,
     "relation_to_head": Resident.relation_to_head, "origin_village": Household.origin_village,
 }
+# The template sheet (GET /residents/import/template): each column under its first (Chinese)
+# name, and one made-up row that imports cleanly into building 1 (its ID number is valid but
+# nobody's: the Jinan Lixia area code, a sequence of test numbers).
+EXAMPLE_ROW = {
+    "name": "张桂英", "gender": "女", "birth_date": "1948-03-15",
+    "id_number": idnumbers.make("370102", date(1948, 3, 15), 998), "phone": "13912345678",
+    "building": "1", "unit": "1", "floor": "3", "room": "301", "tags": "高龄、独居",
+    "relation_to_head": "户主", "origin_village": "东辛村",
+}
+
+
+def template():
+    """``{"header", "example"}``: the columns as the template names them, and one example row."""
+    return {"header": [aliases[0] for aliases in COLUMNS.values()],
+            "example": [EXAMPLE_ROW[field] for field in COLUMNS]}
+
+
 GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 TAG_WORDS = {
     "高龄": "elderly", "老年": "elderly", "独居": "living_alone", "行动不便": "mobility_impaired",
