@@ -272,10 +272,11 @@ def _allowed(session, caller, parsed, result):
     digests = [row["digest"] for row in parsed]
     if not digests:
         return []
-    registered = set(session.execute(
-        select(Resident.id_number_digest).where(Resident.id_number_digest.in_(digests))).scalars())
     visible = {resident.id_number_digest: (resident, dwelling, building) for resident, dwelling, building in
                session.execute(visible_residents(caller).where(Resident.id_number_digest.in_(digests)))}
+    unseen = [digest for digest in digests if digest not in visible]
+    registered = visible.keys() | (set(session.execute(
+        select(Resident.id_number_digest).where(Resident.id_number_digest.in_(unseen))).scalars()) if unseen else set())
     allowed = []
     for row in parsed:
         row["current"] = current = visible.get(row["digest"])
@@ -407,7 +408,7 @@ def _apply_changes(session, row, positions, dwelling, household, protector, move
         join_household(resident, household, row["relation_to_head"])
         moved.append(move_payload(resident, old_dwelling, old_building, dwelling, row["building"], today()))
         changes.append("dwelling")
-    elif "relation_to_head" in positions:
+    elif "relation_to_head" in positions and resident.relation_to_head != row["relation_to_head"]:
         resident.relation_to_head = row["relation_to_head"]
     changes += [field for field, value in before.items() if getattr(resident, field) != value]
     if changes:
