@@ -229,7 +229,7 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
     # New residents get their ids now, so a new household can name its head in the same insert.
     for row in parsed:
         row["resident_id"] = row["current"][0].id if row["current"] else new_id()
-        row["joins"] = row["current"] is None or row["current"][0].dwelling_id != dwellings[_address(row)].id
+        row["joins"] = row["current"] is None or _joins(row["current"][0], dwellings[_address(row)])
     households = _households_for(session, parsed, dwellings)
 
     new_residents, new_residences, registered, updated, moved = [], [], [], [], []
@@ -296,6 +296,12 @@ def _allowed(session, caller, parsed, result):
             continue
         allowed.append(row)
     return allowed
+
+
+def _joins(resident, dwelling):
+    """Whether a registered resident joins the household at ``dwelling``: when they move in, or
+    live there in no household (they moved in by hand without naming one)."""
+    return resident.dwelling_id != dwelling.id or resident.household_id is None
 
 
 def _unit_of(current, row):
@@ -408,8 +414,11 @@ def _apply_changes(session, row, positions, dwelling, household, protector, move
         join_household(resident, household, row["relation_to_head"])
         moved.append(move_payload(resident, old_dwelling, old_building, dwelling, row["building"], today()))
         changes.append("dwelling")
-    elif "relation_to_head" in positions and resident.relation_to_head != row["relation_to_head"]:
-        resident.relation_to_head = row["relation_to_head"]
+    else:
+        if "relation_to_head" in positions and resident.relation_to_head != row["relation_to_head"]:
+            resident.relation_to_head = row["relation_to_head"]
+        if resident.household_id is None:  # the dwelling's household is the family living there
+            join_household(resident, household, resident.relation_to_head)
     changes += [field for field, value in before.items() if getattr(resident, field) != value]
     if changes:
         resident.updated_at = utcnow()

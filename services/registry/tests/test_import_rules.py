@@ -182,6 +182,20 @@ def test_an_import_that_moves_someone_puts_them_in_the_household_of_the_new_addr
         assert (data["household_id"], data["relation_to_head"]) == (there["household_id"], "子女")
 
 
+def test_a_resident_moved_by_hand_into_no_household_joins_the_one_an_import_finds_there(registry, world):
+    registry.call("import_residents", *sheet(FULL_HEADER, row(347)))
+    resident = find(registry, 347)
+    registry.call("move_resident", resident["id"], {
+        "dwelling": {"building_id": world["east"], "unit": 2, "floor": 1, "room": "103"}})
+    again = sheet(FULL_HEADER, row(347, unit="2", floor="1", room="103"))
+    first = registry.call("import_residents", *again)
+    assert first["changes"][0]["fields"] == ["household_id", "relation_to_head"]
+    joined = registry.call("get_resident", resident["id"])
+    household = registry.call("get_household", joined["household_id"])
+    assert (household["member_ids"], household["head_resident_id"]) == ([resident["id"]], resident["id"])
+    assert registry.call("import_residents", *again)["unchanged"] == 1
+
+
 # -- 4. a whole ID or mobile number finds the person, for roles that may see numbers ------------------
 
 def test_staff_find_a_person_by_whole_id_or_mobile_number_and_it_is_audited(registry, world):
