@@ -90,6 +90,10 @@ def test_a_grid_worker_updates_and_moves_their_own_residents_by_import_as_by_the
     assert (result["updated"], result["errors"]) == (1, [])
     moved = registry.call("get_resident", mine["id"])
     assert (moved["floor"], moved["room"], moved["phone"]) == (3, "301", "13900000001")
+    # As by the API, a grid worker records that their resident moved out of their grid.
+    header, data = sheet(FULL_HEADER, row(0, 身份证号=mine["id_number"], 姓名=mine["name"], building="2"))
+    assert registry.call("import_residents", header, data, caller=world["gw_a"])["updated"] == 1
+    assert registry.call("get_resident", mine["id"])["grid_id"] == world["grid_b"]
 
 
 def test_a_new_resident_in_another_grid_is_refused_as_registering_them_is(registry, world):
