@@ -42,7 +42,8 @@ def test_a_sheet_without_the_tags_relation_and_phone_columns_leaves_them_alone(p
     id_number, _ = new_id_number()
     full = ["姓名", "身份证号", "手机号", "楼号", "单元", "楼层", "房号", "标签", "与户主关系"]
     row = ["导入老人", id_number, "13600002222", building["number"], 1, 2, "202", "高龄、无智能手机", "配偶"]
-    first = platform.post("/api/v1/residents/import", as_user="staff", data=csv(full, row), headers=csv_headers()).json()
+    first = platform.post("/api/v1/residents/import", as_user="staff", data=csv(full, row),
+                          headers=csv_headers()).json()
     assert first["created"] == 1 and first["changes"][0]["action"] == "created", first
     resident_id = first["changes"][0]["resident_id"]
 

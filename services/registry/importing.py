@@ -1,8 +1,11 @@
 """Bulk import of residents from the spreadsheets communities already keep.
 
-Rows are keyed by ID number: a row whose resident exists updates what changed (a new dwelling
-is a move, with history), an identical row changes nothing, so importing the same file twice is
-harmless. Each bad row is reported by row number and column and skipped; the good rows are kept.
+Rows are keyed by ID number: a row whose resident exists updates what changed in the columns the
+sheet has (an absent column changes nothing; a new dwelling is a move, with history), an
+identical row changes nothing, so importing the same file twice is harmless. A row obeys the
+rules of registering, updating and moving one resident (``residents``), so a grid worker reaches
+no further by import than by hand. Each bad row is reported by row number and column and
+skipped; the good rows are kept. docs/import.md is the sheet-filler's guide.
 Work is done a chunk at a time with set-based queries, so 100,000 rows stay fast.
 """
 import re
@@ -398,7 +401,8 @@ def _apply_changes(session, row, positions, dwelling, household, protector, move
     if "tags" in positions and resident.tags != encode_tags(row["tags"]):
         resident.tags = encode_tags(row["tags"])
         changes.append("tags")
-    if "phone" in positions and (protector.decrypt(resident.phone_cipher) if resident.phone_cipher else None) != row["phone"]:
+    phone_now = protector.decrypt(resident.phone_cipher) if "phone" in positions and resident.phone_cipher else None
+    if "phone" in positions and phone_now != row["phone"]:
         resident.phone_cipher = protector.encrypt(row["phone"])
         resident.phone_masked = idnumbers.mask_phone(row["phone"])
         changes.append("phone")
