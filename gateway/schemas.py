@@ -89,7 +89,8 @@ class ResidentQuery(Paging):
     max_age = fields.Integer(validate=validate.Range(0, 150))
     household_id = fields.String()
     q = fields.String(validate=validate.Length(1, 50), metadata={
-        "description": "Name, or the last digits of the phone or ID number."})
+        "description": "Name, or the last digits of the phone or ID number; a whole ID or mobile number "
+                       "finds that person for the roles that see numbers unmasked (audited)."})
 
     @validates_schema
     def ranges_are_ordered(self, data, **kwargs):
@@ -161,6 +162,9 @@ DATE = validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="Not a YYYY-MM-DD date.")
 class Move(Schema):
     dwelling = fields.Nested(DwellingRef, required=True)
     moved_on = fields.String(allow_none=True, validate=DATE)
+    household_id = fields.String(allow_none=True, metadata={
+        "description": "A household at the new address to join; without it the resident leaves their household."})
+    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
 
 
 class HouseholdCreate(Schema):
@@ -499,11 +503,21 @@ class ImportError_(Schema):
     message = fields.String()
 
 
+class ImportChange(Schema):
+    """What one good row did: field names only, never values."""
+
+    row = fields.Integer()
+    resident_id = fields.String()
+    action = fields.String(metadata={"description": "created, updated or unchanged"})
+    fields_ = fields.List(fields.String(), data_key="fields")
+
+
 class ImportResult(Schema):
     created = fields.Integer()
     updated = fields.Integer()
     unchanged = fields.Integer()
     errors = fields.List(fields.Nested(ImportError_))
+    changes = fields.List(fields.Nested(ImportChange))
 
 
 class Organization(Schema):

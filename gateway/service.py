@@ -51,6 +51,7 @@ DOOR_TO_DOOR = ADMIN + ("grid_worker",)
 RESIDENT_READERS = policy.roles_reaching_residents()
 HOUSEHOLD_READERS = policy.roles_reaching_households()
 CAP_TYPE = "application/cap+xml; charset=utf-8"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 ACCOUNT_MANAGERS = ("admin",)
 ACCOUNT_READERS = ADMIN
 
@@ -246,6 +247,16 @@ class GatewayService:
         filters, limit, offset = schemas.split_query(query)
         return self.registry.list_residents(filters=filters, limit=limit, offset=offset)
 
+    # Declared before the routes with a resident id; werkzeug also ranks a static segment above
+    # <resident_id>, so "import" is never taken for an id.
+    @api("GET", BASE + "/residents/import/template", roles=RESIDENT_WRITERS, produces=XLSX_TYPE,
+         summary="The import's template (XLSX): every column the import reads and one made-up example row "
+                 "(docs/import.md describes the columns).")
+    def import_template(self, request):
+        columns = self.registry.import_template()
+        return Response(spreadsheets.template(columns["header"], columns["example"]), content_type=XLSX_TYPE,
+                        headers={"Content-Disposition": 'attachment; filename="residents-import-template.xlsx"'})
+
     @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + ("resident",), response=schemas.Resident)
     def get_resident(self, request, resident_id):
         caller = self.context.caller
@@ -274,11 +285,12 @@ class GatewayService:
         return self.registry.residence_history(resident_id)
 
     @api("POST", BASE + "/residents/import", roles=RESIDENT_WRITERS, upload=True, response=schemas.ImportResult,
-         summary="Import residents from a CSV or XLSX spreadsheet, keyed by ID number.")
+         summary="Import residents from a CSV or XLSX spreadsheet, keyed by ID number; only the columns present "
+                 "change a resident; `changes` says per row what was done (docs/import.md).")
     def import_residents(self, request, upload):
         kind, data = upload
         header, rows = spreadsheets.read(kind, data)
-        total = {"created": 0, "updated": 0, "unchanged": 0, "errors": []}
+        total = spreadsheets.empty_result()
         for first_row_number, chunk in spreadsheets.chunks(rows):
             spreadsheets.add_results(total, self.registry.import_residents(header, chunk, first_row_number))
         return total

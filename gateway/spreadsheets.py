@@ -108,8 +108,36 @@ def chunks(numbered_rows, size=CHUNK_ROWS):
         yield first, rows
 
 
+def empty_result():
+    return {"created": 0, "updated": 0, "unchanged": 0, "errors": [], "changes": []}
+
+
 def add_results(total, part):
     for key in ("created", "updated", "unchanged"):
         total[key] += part.get(key, 0)
-    total["errors"].extend(part.get("errors", []))
+    for key in ("errors", "changes"):
+        total[key].extend(part.get(key, []))
     return total
+
+
+def template(header, example):
+    """An XLSX workbook: the header row and one example row, every column formatted as text, so
+    Excel keeps an 18-digit ID number (as a number it keeps only 15 digits) and a phone's digits."""
+    from openpyxl import Workbook
+    from openpyxl.utils import get_column_letter
+
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "居民"
+    sheet.append(header)
+    sheet.append(example)
+    for index, title in enumerate(header, start=1):
+        letter = get_column_letter(index)
+        sheet.column_dimensions[letter].number_format = "@"
+        sheet.column_dimensions[letter].width = max(10, len(str(example[index - 1])) + 4)
+        for row in (1, 2):
+            sheet[f"{letter}{row}"].number_format = "@"
+    sheet.freeze_panes = "A2"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

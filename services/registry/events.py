@@ -49,6 +49,10 @@ class ResidentMovedPayload(Schema):
     to_dwelling = fields.Nested(DwellingPayload, required=True)
     grid_id = fields.String(allow_none=True)
     moved_on = fields.Date(required=True)
+    # The household the resident is in after the move: none when they left the old one without
+    # joining one at the new address.
+    household_id = fields.String(allow_none=True)
+    relation_to_head = fields.String(allow_none=True)
 
 
 class HouseholdPayload(Schema):

@@ -1,23 +1,37 @@
 """Bulk import of residents from the spreadsheets communities already keep.
 
-Rows are keyed by ID number: a row whose resident exists updates what changed (a new dwelling
-is a move, with history), an identical row changes nothing, so importing the same file twice is
-harmless. Each bad row is reported by row number and column and skipped; the good rows are kept.
+Rows are keyed by ID number: a row whose resident exists updates what changed in the columns the
+sheet has (an absent column changes nothing; a new dwelling is a move, with history), an
+identical row changes nothing, so importing the same file twice is harmless. A row obeys the
+rules of registering, updating and moving one resident (``residents``), so a grid worker reaches
+no further by import than by hand. Each bad row is reported by row number and column and
+skipped; the good rows are kept. docs/import.md is the sheet-filler's guide.
 Work is done a chunk at a time with set-based queries, so 100,000 rows stay fast.
 """
 import re
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import insert, select
 
-from heyun.errors import InvalidInput
+from heyun.errors import Forbidden, InvalidInput
 from heyun.outbox import record_many
 from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, new_id, utcnow
 from registry.places import dwelling_payload
-from registry.residents import HEAD_RELATIONS, encode_tags, resident_payload, today
+from registry.residents import (
+    HEAD_RELATIONS,
+    check_grid,
+    check_move,
+    encode_tags,
+    join_household,
+    leave_household,
+    move_payload,
+    resident_payload,
+    today,
+    visible_residents,
+)
 from registry.schemas import TAGS
 
 # Column names as communities write them, in Chinese or English → our field names.
@@ -36,6 +50,12 @@ COLUMNS = {
     "origin_village": ("原村", "原籍村", "origin_village"),
 }
 REQUIRED = ("name", "id_number", "building", "floor", "room")
+# What a row sets on a resident besides the name and the dwelling; on a resident already
+# registered, only when the sheet has the column (an absent column changes nothing, an empty
+# cell in a present one clears the field).
+UPDATABLE = ("phone", "tags", "relation_to_head")
+# A row naming a resident the importer may not change, wherever that resident lives.
+OUT_OF_SCOPE = "You may not change the resident with this ID number; the community office can."
 # The cells stored as typed, with their columns: a value too long for its column, or holding a
 # character PostgreSQL (NUL) or XML (the other C0 controls) refuses, would fail the insert of the
 # whole chunk and lose its good rows, so it is that row's error instead.
@@ -43,6 +63,23 @@ TEXT_COLUMNS = {
     "name": Resident.name, "room": Dwelling.room,
     "relation_to_head": Resident.relation_to_head, "origin_village": Household.origin_village,
 }
+# The template sheet (GET /residents/import/template): each column under its first (Chinese)
+# name, and one made-up row that imports cleanly into building 1 (its ID number is valid but
+# nobody's: the Jinan Lixia area code, a sequence of test numbers).
+EXAMPLE_ROW = {
+    "name": "张桂英", "gender": "女", "birth_date": "1948-03-15",
+    "id_number": idnumbers.make("370102", date(1948, 3, 15), 998), "phone": "13912345678",
+    "building": "1", "unit": "1", "floor": "3", "room": "301", "tags": "高龄、独居",
+    "relation_to_head": "户主", "origin_village": "东辛村",
+}
+
+
+def template():
+    """``{"header", "example"}``: the columns as the template names them, and one example row."""
+    return {"header": [aliases[0] for aliases in COLUMNS.values()],
+            "example": [EXAMPLE_ROW[field] for field in COLUMNS]}
+
+
 GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
 TAG_WORDS = {
     "高龄": "elderly", "老年": "elderly", "独居": "living_alone", "行动不便": "mobility_impaired",
@@ -130,7 +167,7 @@ def parse_row(cells, positions, buildings):
     except ValueError as exc:
         errors.append(("building", str(exc)))
     try:
-        row["unit"] = _int(cell("unit") or "1", 1, building.units if building else 20, "The unit")
+        row["unit"] = _int(cell("unit"), 1, building.units if building else 20, "The unit") if cell("unit") else None
     except ValueError as exc:
         errors.append(("unit", str(exc)))
     try:
@@ -152,11 +189,20 @@ def parse_row(cells, positions, buildings):
 class ImportResult:
     def __init__(self):
         self.created = self.updated = self.unchanged = 0
-        self.errors = []
+        self.errors, self.changes = [], []
+
+    def error(self, number, field, message):
+        self.errors.append({"row": number, "field": field, "message": message})
+
+    def done(self, number, resident_id, action, fields):
+        """One good row: ``action`` is created, updated or unchanged; ``fields`` names what it set
+        (names only: the result must not carry personal values)."""
+        setattr(self, action, getattr(self, action) + 1)
+        self.changes.append({"row": number, "resident_id": resident_id, "action": action, "fields": sorted(fields)})
 
     def as_dict(self):
         return {"created": self.created, "updated": self.updated, "unchanged": self.unchanged,
-                "errors": self.errors}
+                "errors": self.errors, "changes": self.changes}
 
 
 def import_rows(session, protector, caller, header, rows, first_row_number=2):
@@ -168,47 +214,45 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
     for offset, cells in enumerate(rows):
         number = first_row_number + offset
         row, errors = parse_row(cells, positions, buildings)
-        if row and not caller.community_wide and row["building"].grid_id not in caller.grid_ids:
-            errors = [("building", "Grid workers may only import residents of their own grid.")]
-            row = None
         if row and row["id_number"] in seen:
             errors = [("id_number", f"Same ID number as row {seen[row['id_number']]}.")]
-            row = None
         if errors:
-            result.errors.extend({"row": number, "field": f, "message": m} for f, m in errors)
+            for field, message in errors:
+                result.error(number, field, message)
             continue
         seen[row["id_number"]] = number
+        row["number"] = number
         row["digest"] = protector.digest(row["id_number"])
         parsed.append(row)
+    parsed = _allowed(session, caller, parsed, result)
     if not parsed:
         return result.as_dict()
 
-    existing = {r.id_number_digest: r for r in session.execute(
-        select(Resident).where(Resident.id_number_digest.in_([row["digest"] for row in parsed]))).scalars()}
     dwellings = _dwellings_for(session, parsed)
     # New residents get their ids now, so a new household can name its head in the same insert.
     for row in parsed:
-        row["resident_id"] = None if row["digest"] in existing else new_id()
+        row["resident_id"] = row["current"][0].id if row["current"] else new_id()
+        row["joins"] = row["current"] is None or _joins(row["current"][0], dwellings[_address(row)])
     households = _households_for(session, parsed, dwellings)
 
     new_residents, new_residences, registered, updated, moved = [], [], [], [], []
     for row in parsed:
         dwelling = dwellings[_address(row)]
-        resident = existing.get(row["digest"])
-        if resident is None:
-            values = _new_resident(row, dwelling, households[dwelling.id], protector)
+        household = households[dwelling.id]
+        if row["current"] is None:
+            values = _new_resident(row, dwelling, household, protector)
             new_residents.append(values)
             new_residences.append({"id": new_id(), "resident_id": values["id"], "dwelling_id": dwelling.id,
                                    "moved_in": today()})
             registered.append(resident_payload(Resident(**values), dwelling, row["building"], protector))
-            result.created += 1
-        else:
-            changes = _apply_changes(session, resident, row, dwelling, protector, moved)
-            if changes:
-                updated.append(dict(resident_payload(resident, dwelling, row["building"], protector), changed=changes))
-                result.updated += 1
-            else:
-                result.unchanged += 1
+            given = [field for field in UPDATABLE if row[field]]
+            result.done(row["number"], values["id"], "created", ["name", "dwelling", "household_id"] + given)
+            continue
+        resident = row["current"][0]
+        changes = _apply_changes(session, row, positions, dwelling, household, protector, moved)
+        if changes:
+            updated.append(dict(resident_payload(resident, dwelling, row["building"], protector), changed=changes))
+        result.done(row["number"], resident.id, "updated" if changes else "unchanged", changes)
     if new_residents:
         session.execute(insert(Resident.__table__), new_residents)  # Core: one multi-row insert, not ORM batches
         session.execute(insert(Residence.__table__), new_residences)
@@ -217,6 +261,65 @@ def import_rows(session, protector, caller, header, rows, first_row_number=2):
     record_many(session, RESIDENT_MOVED, moved)
     session.flush()
     return result.as_dict()
+
+
+def _allowed(session, caller, parsed, result):
+    """The rows ``caller`` may apply, by the rules of the single-resident API, each with the
+    resident it names as ``row["current"]`` (resident, dwelling, building; ``None`` for a new one).
+
+    A new resident is a registration (the new building must be in a grid worker's grids); an
+    existing one must be in the caller's scope, and changing or moving them is checked where they
+    live now. A row naming a resident outside the caller's scope gets the same error wherever
+    that resident lives, so the import does not tell where they are.
+    """
+    digests = [row["digest"] for row in parsed]
+    if not digests:
+        return []
+    visible = {resident.id_number_digest: (resident, dwelling, building) for resident, dwelling, building in
+               session.execute(visible_residents(caller).where(Resident.id_number_digest.in_(digests)))}
+    unseen = [digest for digest in digests if digest not in visible]
+    registered = visible.keys() | (set(session.execute(
+        select(Resident.id_number_digest).where(Resident.id_number_digest.in_(unseen))).scalars()) if unseen else set())
+    allowed = []
+    for row in parsed:
+        row["current"] = current = visible.get(row["digest"])
+        if row["unit"] is None:
+            row["unit"] = _unit_of(current, row)
+        try:
+            if current is not None:
+                check_grid(caller, current[2], "update residents of")
+                if _address_of(current) != _address(row):
+                    check_move(caller, current[2])
+            elif row["digest"] in registered:
+                raise Forbidden(OUT_OF_SCOPE)
+            else:
+                check_grid(caller, row["building"])
+        except Forbidden as exc:
+            result.error(row["number"], "building" if row["digest"] not in registered else "id_number", str(exc))
+            continue
+        allowed.append(row)
+    return allowed
+
+
+def _joins(resident, dwelling):
+    """Whether a registered resident joins the household at ``dwelling``: when they move in, or
+    live there in no household (they moved in by hand without naming one)."""
+    return resident.dwelling_id != dwelling.id or resident.household_id is None
+
+
+def _unit_of(current, row):
+    """A row with no unit: the resident's own unit if they live at that building, floor and
+    room, else unit 1 (buildings with one unit need no unit column)."""
+    if current is not None and current[1] is not None:
+        resident, dwelling, building = current
+        if (building.id, dwelling.floor, dwelling.room) == (row["building"].id, row["floor"], row["room"]):
+            return dwelling.unit
+    return 1
+
+
+def _address_of(current):
+    resident, dwelling, building = current
+    return (building.id, dwelling.unit, dwelling.floor, dwelling.room) if dwelling is not None else None
 
 
 def _address(row):
@@ -255,7 +358,8 @@ def _households_for(session, parsed, dwellings):
     new, payloads = {}, []
     for row in parsed:
         dwelling = dwellings[_address(row)]
-        is_head = row["resident_id"] and row["relation_to_head"] in HEAD_RELATIONS
+        # Only a resident joining the household (new, or moving in) may become its head here.
+        is_head = row["joins"] and row["relation_to_head"] in HEAD_RELATIONS
         if dwelling.id in households:
             household = households[dwelling.id]
             if is_head and household.head_resident_id is None:
@@ -285,35 +389,41 @@ def _new_resident(row, dwelling, household, protector):
     }
 
 
-def _apply_changes(session, resident, row, dwelling, protector, moved):
-    """Bring ``resident`` in line with ``row``; returns the changed field names."""
+def _apply_changes(session, row, positions, dwelling, household, protector, moved):
+    """Bring the resident in line with ``row`` in the columns the sheet has (an absent column
+    changes nothing); a new dwelling is a move. Returns the changed field names."""
+    resident, old_dwelling, old_building = row["current"]
+    before = {field: getattr(resident, field) for field in ("relation_to_head", "household_id")}
     changes = []
     if resident.name != row["name"]:
         resident.name = row["name"]
         changes.append("name")
-    if resident.relation_to_head != row["relation_to_head"]:
-        resident.relation_to_head = row["relation_to_head"]
-        changes.append("relation_to_head")
-    if resident.tags != encode_tags(row["tags"]):
+    if "tags" in positions and resident.tags != encode_tags(row["tags"]):
         resident.tags = encode_tags(row["tags"])
         changes.append("tags")
-    if (protector.decrypt(resident.phone_cipher) if resident.phone_cipher else None) != row["phone"]:
+    phone_now = protector.decrypt(resident.phone_cipher) if "phone" in positions and resident.phone_cipher else None
+    if "phone" in positions and phone_now != row["phone"]:
         resident.phone_cipher = protector.encrypt(row["phone"])
         resident.phone_masked = idnumbers.mask_phone(row["phone"])
         changes.append("phone")
     if resident.dwelling_id != dwelling.id:
-        old = session.get(Dwelling, resident.dwelling_id) if resident.dwelling_id else None
-        old_building = session.get(Building, old.building_id) if old else None
         for residence in session.execute(select(Residence).where(
                 Residence.resident_id == resident.id, Residence.moved_out.is_(None))).scalars():
             residence.moved_out = today()
         session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=today()))
         resident.dwelling_id = dwelling.id
-        moved.append({"resident_id": resident.id, "from_dwelling": dwelling_payload(old, old_building),
-                      "to_dwelling": dwelling_payload(dwelling, row["building"]),
-                      "grid_id": row["building"].grid_id, "moved_on": today()})
+        # As for new rows, the dwelling's household is the family living there: the resident
+        # leaves the old one and joins it, with the sheet's relation (none without that column).
+        leave_household(session, resident)
+        join_household(resident, household, row["relation_to_head"])
+        moved.append(move_payload(resident, old_dwelling, old_building, dwelling, row["building"], today()))
         changes.append("dwelling")
+    else:
+        if "relation_to_head" in positions and resident.relation_to_head != row["relation_to_head"]:
+            resident.relation_to_head = row["relation_to_head"]
+        if resident.household_id is None:  # the dwelling's household is the family living there
+            join_household(resident, household, resident.relation_to_head)
+    changes += [field for field, value in before.items() if getattr(resident, field) != value]
     if changes:
         resident.updated_at = utcnow()
     return changes
-

@@ -49,6 +49,11 @@ class Viewer:
         """What the access policy lets the caller see of this resident."""
         return policy.access_to(self.caller, resident_id)
 
+    def used(self, subject_type, subject_id, field):
+        """Audit a use of ``field`` unmasked that shows nothing (a person found by their whole
+        number), as a reveal is audited."""
+        self.revealed.setdefault((subject_type, subject_id), set()).add(field)
+
     def show(self, subject_type, subject_id, field, cipher, masked, allowed):
         """``field`` in clear if the policy ``allowed`` it (audited), else its masked form."""
         if cipher is None or not allowed:

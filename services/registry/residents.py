@@ -167,16 +167,64 @@ def list_residents(session, protector, caller, filters, paging):
         query = query.where(Resident.birth_date <= years_before(today(), filters["min_age"]))
     if filters.get("max_age") is not None:
         query = query.where(Resident.birth_date > years_before(today(), filters["max_age"] + 1))
+    searched_by = None
     if filters.get("q"):
+        access = policy.resident_access(caller.roles)
         q = filters["q"].strip()
-        # Names by substring; digits match the unmasked tail of a phone or ID number.
-        query = query.where(or_(Resident.name.contains(q, autoescape=True),
-                                Resident.phone_masked.endswith(q, autoescape=True),
-                                Resident.id_number_masked.endswith(q.upper(), autoescape=True)))
+        searched_by, number = whole_number(q)
+        if searched_by:
+            # A whole number finds its person only for roles that may see numbers unmasked (a grid
+            # worker within their grids, by the scope above); for any other role it finds no one,
+            # so trying numbers cannot tell who lives here.
+            found = residents_with_number(session, protector, searched_by, number) \
+                if searched_by in access.numbers else []
+            query = query.where(Resident.id.in_(found))
+        else:
+            # Names by substring; digits match the unmasked tail of a number the role sees at all
+            # (the canteen, which never sees ID numbers, cannot search by their last digits).
+            matches = [Resident.name.contains(q, autoescape=True)]
+            if "phone" in access.fields:
+                matches.append(Resident.phone_masked.endswith(q, autoescape=True))
+            if "id_number" in access.fields:
+                matches.append(Resident.id_number_masked.endswith(q.upper(), autoescape=True))
+            query = query.where(or_(*matches))
     query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name,
                            Resident.id)
     with Viewer(session, caller, protector) as viewer:
-        return page(session, query, paging, lambda r, d, b: resident_dict(r, d, b, viewer))
+        def item(resident, dwelling, building):
+            if searched_by:  # found by their number: a use of it, audited like a reveal
+                viewer.used("resident", resident.id, searched_by)
+            return resident_dict(resident, dwelling, building, viewer)
+
+        return page(session, query, paging, item)
+
+
+def whole_number(q):
+    """``("id_number", normalized)`` or ``("phone", q)`` when ``q`` is a whole ID or mobile
+    number, ``(None, None)`` for anything else (a name, the last digits of a number)."""
+    if idnumbers.ID_PATTERN.match(idnumbers.normalize(q)):
+        return "id_number", idnumbers.normalize(q)
+    if idnumbers.is_mobile(q):
+        return "phone", q
+    return None, None
+
+
+def residents_with_number(session, protector, field, number):
+    """The ids of the residents whose ID number (by its keyed hash) or phone is ``number``.
+
+    Phones have no keyed hash: the masked form (first three and last four digits) narrows the
+    residents to a handful, whose phones are decrypted and compared.
+    """
+    if field == "id_number":
+        return select(Resident.id).where(Resident.id_number_digest == protector.digest(number))
+    candidates = session.execute(select(Resident.id, Resident.phone_cipher)
+                                 .where(Resident.phone_masked == idnumbers.mask_phone(number))).all()
+    return [resident_id for resident_id, cipher in candidates if protector.decrypt(cipher) == number]
+
+
+def visible_residents(caller):
+    """Residents with their dwelling and building, narrowed to those ``caller`` may see."""
+    return visible_to(_with_place(), caller)
 
 
 def _load(session, caller, resident_id):
@@ -311,12 +359,52 @@ def update_resident(session, protector, caller, resident_id, data):
     return show(session, protector, caller, resident, dwelling, building)
 
 
+def check_move(caller, building):
+    """Who may move a resident: whoever may change them where they live now (``building``). The
+    new address may be in another grid: a grid worker records that their resident moved away,
+    and the new grid's worker takes over."""
+    check_grid(caller, building, "move residents of")
+
+
+def household_for_move(session, data, dwelling):
+    """The household a move names (it must live at the new address), or ``None``."""
+    if not data.get("household_id"):
+        return None
+    household = session.get(Household, data["household_id"])
+    if household is None or household.dwelling_id != dwelling.id:
+        raise InvalidInput("The household does not live at the new address.",
+                           {"household_id": ["No household with this id at the new dwelling."]})
+    return household
+
+
+def leave_household(session, resident):
+    """The resident leaves their household (they moved out); the others stay in it. If they headed
+    it, it has no head until the office records the new one: who heads a family (户主变更) is the
+    family's decision, which the registry does not guess."""
+    if resident.household_id:
+        household = session.get(Household, resident.household_id)
+        if household is not None and household.head_resident_id == resident.id:
+            household.head_resident_id = None
+    resident.household_id = None
+    resident.relation_to_head = None
+
+
+def join_household(resident, household, relation_to_head):
+    """``household`` is an ORM object or a row about to be inserted (the import's), with
+    ``id`` and ``head_resident_id``."""
+    resident.household_id = household.id
+    resident.relation_to_head = relation_to_head
+    if household.head_resident_id is None and relation_to_head in HEAD_RELATIONS:
+        household.head_resident_id = resident.id
+
+
 def move_resident(session, protector, caller, resident_id, data):
     resident, old_dwelling, old_building = _load(session, caller, resident_id)
-    check_grid(caller, old_building, "move residents of")
+    check_move(caller, old_building)
     dwelling, building = resolve_dwelling(session, data["dwelling"])
     if old_dwelling is not None and dwelling.id == old_dwelling.id:
         raise Conflict("The resident already lives there.", {"dwelling": ["Same dwelling as now."]})
+    new_household = household_for_move(session, data, dwelling)
     moved_on = data.get("moved_on") or today()
     current = session.execute(
         select(Residence).where(Residence.resident_id == resident.id, Residence.moved_out.is_(None))
@@ -328,12 +416,23 @@ def move_resident(session, protector, caller, resident_id, data):
         residence.moved_out = moved_on
     session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=moved_on))
     resident.dwelling_id = dwelling.id
+    # Moving out of the dwelling is moving out of its household, unless the move names the
+    # household at the new address to join.
+    leave_household(session, resident)
+    if new_household is not None:
+        join_household(resident, new_household, data.get("relation_to_head"))
     resident.updated_at = utcnow()
-    record(session, RESIDENT_MOVED, {
+    record(session, RESIDENT_MOVED, move_payload(resident, old_dwelling, old_building, dwelling, building, moved_on))
+    return show(session, protector, caller, resident, dwelling, building)
+
+
+def move_payload(resident, old_dwelling, old_building, dwelling, building, moved_on):
+    """``resident_moved``: from where to where, and the household the resident is in now."""
+    return {
         "resident_id": resident.id, "from_dwelling": dwelling_payload(old_dwelling, old_building),
         "to_dwelling": dwelling_payload(dwelling, building), "grid_id": building.grid_id, "moved_on": moved_on,
-    })
-    return show(session, protector, caller, resident, dwelling, building)
+        "household_id": resident.household_id, "relation_to_head": resident.relation_to_head,
+    }
 
 
 # -- households ----------------------------------------------------------------------------

@@ -61,6 +61,9 @@ class ResidentUpdate(Schema):
 class Move(Schema):
     dwelling = fields.Nested(DwellingRef, required=True)
     moved_on = fields.Date(load_default=None)
+    # The household at the new address the resident joins; without it they leave their household.
+    household_id = fields.String(allow_none=True)
+    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
 
 
 class ResidentFilters(Schema):

@@ -179,6 +179,11 @@ class RegistryService:
         return self._write(lambda session: importing.import_rows(
             session, self.pii, self.caller, header, rows, first_row_number))
 
+    @rpc
+    def import_template(self):
+        """The import's columns and an example row, for the template sheet (nothing personal)."""
+        return importing.template()
+
     # -- snapshots for projections (what the events carry, all at once) -----------------------
     @user_rpc
     def snapshot_residents(self, after_id="", limit=1000):
