@@ -67,6 +67,18 @@ def test_the_canteen_sees_what_meals_need_with_numbers_masked(platform):
     assert_problem(platform.get("/api/v1/households", as_user="canteen"), 403)
 
 
+def test_a_number_the_role_cannot_see_cannot_be_searched_either(platform):
+    staff = all_residents(platform, "staff")["items"]
+    target = next(r for r in staff if not (r["phone"] or "").endswith(r["id_number"][-4:]))
+    tail = target["id_number"][-4:]
+    found = {r["id"] for r in all_residents(platform, "staff", f"&q={tail}")["items"]}
+    assert target["id"] in found  # staff find people by the last digits of their ID number
+    found = {r["id"] for r in all_residents(platform, "canteen", f"&q={tail}")["items"]}
+    assert target["id"] not in found  # the canteen never sees ID numbers, so cannot probe them
+    whole = all_residents(platform, "canteen", f"&q={target['id_number']}")
+    assert whole["total"] == 0
+
+
 @pytest.mark.parametrize("user", ["volunteer", "mediator"])
 def test_volunteers_and_mediators_see_only_their_people_none_yet(platform, user):
     # Their pairings and cases live in services still to come; until then, nobody.

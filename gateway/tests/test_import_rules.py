@@ -73,10 +73,11 @@ def test_the_template_is_an_xlsx_the_import_takes_and_is_for_the_roles_that_impo
     assert XLSX in paths["/api/v1/residents/import/template"]["get"]["responses"]["200"]["content"]
 
 
-def test_staff_find_a_person_by_whole_id_or_mobile_number_and_property_cannot(platform):
+def test_staff_find_a_person_by_whole_id_or_mobile_number_and_the_canteen_cannot(platform):
     body = resident_body(buildings(platform)[10]["id"], phone="13655556666")
     resident = platform.post("/api/v1/residents", as_user="staff", json=body).json()
     for q in (body["id_number"], "13655556666"):
         found = platform.get("/api/v1/residents", as_user="staff", params={"q": q}).json()
         assert [r["id"] for r in found["items"]] == [resident["id"]]
-        assert platform.get("/api/v1/residents", as_user="property", params={"q": q}).json()["total"] == 0
+        # The canteen lists residents with numbers masked: a whole number is no oracle for it.
+        assert platform.get("/api/v1/residents", as_user="canteen", params={"q": q}).json()["total"] == 0
