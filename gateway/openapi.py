@@ -9,6 +9,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from gateway.http import ApiEndpoint, SPREADSHEET_TYPES
 from gateway.schemas import Health, Problem
+from heyun.schemas import MAX_LIMIT, MAX_OFFSET
 
 _documents = {}
 PROBLEM = {"application/problem+json": {"schema": "Problem"}}
@@ -77,7 +78,8 @@ def build(service_cls):
         title="Heyun 河润 API", version="1.0.0", openapi_version="3.0.3",
         info={"description": "The HTTP API of the Wanghe community platform. Errors are "
                              "application/problem+json (RFC 9457); lists are {items, total} with limit "
-                             "(default 50, max 500) and offset; POST accepts an Idempotency-Key header."},
+                             f"(default 50, max {MAX_LIMIT}) and offset (max {MAX_OFFSET:,}); POST accepts an "
+                             "Idempotency-Key header."},
         servers=[{"url": "/"}],
         plugins=[MarshmallowPlugin()],
     )

@@ -9,6 +9,7 @@ caller), never re-filled by the gateway.
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.accounts import ROLES
+from heyun.schemas import Paging
 
 # Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
 TAGS = (
@@ -24,7 +25,6 @@ ORGANIZATION_KINDS = (
 )
 PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
 PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
-MAX_LIMIT = 500
 # A dwelling's floor and unit, and so a building's floors and units (as registry/schemas.py).
 FLOORS = validate.Range(1, 60)
 UNITS = validate.Range(1, 20)
@@ -55,9 +55,7 @@ class TokenResponse(Schema):
 
 
 # -- paging and filters (query strings) ----------------------------------------------------
-class Paging(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+# Paging is the kernel's (heyun.schemas), the one the services check too.
 
 
 class BuildingQuery(Paging):
