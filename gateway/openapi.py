@@ -19,6 +19,9 @@ ERRORS = {
     "415": "Unsupported content type", "422": "Invalid input; `errors` names the fields",
     "503": "A service or the broker is unavailable",
 }
+# A public route has no token to check, but its JSON body can still be too large or not JSON.
+PUBLIC_ERRORS = ["400", "413", "415", "422", "503"]
+SIGNED_ERRORS = ["400", "401", "413", "415", "422", "503"]
 
 
 def endpoints(service_cls):
@@ -63,11 +66,13 @@ def _operation(method, endpoint):
     elif endpoint.response_schema is not None:
         success["content"] = {"application/json": {"schema": endpoint.response_schema}}
     operation["responses"][str(endpoint.status)] = success
-    codes = ["400", "422", "503"] if endpoint.public else list(ERRORS)
+    codes = PUBLIC_ERRORS if endpoint.public else list(ERRORS)
     if endpoint.signed_schema is not None:
-        codes = ["400", "401", "413", "415", "422", "503"]
-    for code in codes:
-        operation["responses"][code] = {"description": ERRORS[code], "content": PROBLEM}
+        codes = SIGNED_ERRORS
+    problems = {code: ERRORS[code] for code in codes}
+    problems.update({str(code): when for code, when in endpoint.problems.items()})
+    for code in sorted(problems):
+        operation["responses"][code] = {"description": problems[code], "content": PROBLEM}
     if endpoint.public:
         operation["security"] = []
     return operation

@@ -412,7 +412,7 @@ class Building(Schema):
     name = fields.String()
     floors = fields.Integer()
     units = fields.Integer()
-    grid_id = fields.String()
+    grid_id = fields.String(allow_none=True, metadata={"description": "null until the building is put in a grid."})
 
 
 class Dwelling(Schema):
@@ -576,6 +576,13 @@ class NoticeStats(Schema):
     held = fields.Integer(metadata={"description": "Deliveries held back by quiet hours (part of pending)."})
 
 
+class NoticeAudience(Audience):
+    """Whom a notice addresses: what its publisher named, or, for a notice raised by one of
+    notify's rules (rules.yml), the accounts and roles the rule names (e.g. the grid worker)."""
+    accounts = fields.List(fields.String(), metadata={"description": "Set by rules only."})
+    roles = fields.List(fields.String(), metadata={"description": "Set by rules only."})
+
+
 class Notice(Schema):
     id = fields.String()
     title = fields.String()
@@ -591,7 +598,7 @@ class Notice(Schema):
     references_id = fields.String(allow_none=True)
     issuer_account = fields.String()
     issuer_organization_id = fields.String(allow_none=True)
-    audience = fields.Nested(Audience)
+    audience = fields.Nested(NoticeAudience)
     requires_ack = fields.Boolean()
     ack_deadline = fields.String(allow_none=True)
     onset = fields.String(allow_none=True)
