@@ -215,7 +215,7 @@ class ApiEndpoint(HttpRequestHandler):
 
     def __init__(self, method, path, roles=None, public=False, query=None, body=None, upload=False,
                  status=200, response=None, summary="", tag="registry", max_body=None, optional_body=False,
-                 produces=None, signed=None, errors=(), also=None, **kwargs):
+                 produces=None, signed=None, problems=None, also=None, **kwargs):
         kwargs.setdefault("expected_exceptions", EXPECTED)
         super().__init__(method, path, **kwargs)
         self.roles = tuple(roles or ())
@@ -237,8 +237,9 @@ class ApiEndpoint(HttpRequestHandler):
         # matches its signature; the service that holds the secret checks both. The schema is the
         # body's shape for the OpenAPI document.
         self.signed_schema = signed
-        # Statuses the route answers beyond those of its kind, for the OpenAPI document ("429").
-        self.errors = tuple(errors)
+        # Problem statuses this route answers beyond the usual ones, {status: when}, for the
+        # OpenAPI document (sign-in: 401 for a wrong password, 429 when throttled).
+        self.problems = dict(problems or {})
         # Other successes, with the same body: {200: "A repeat: …"} beside a 201 (OpenAPI only).
         self.also = dict(also or {})
 

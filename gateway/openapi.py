@@ -9,6 +9,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from gateway.http import ApiEndpoint, SPREADSHEET_TYPES
 from gateway.schemas import Health, Problem
+from heyun.schemas import MAX_LIMIT, MAX_OFFSET
 
 _documents = {}
 PROBLEM = {"application/problem+json": {"schema": "Problem"}}
@@ -16,9 +17,11 @@ ERRORS = {
     "400": "Malformed JSON", "401": "No or bad token", "403": "Role or scope forbids",
     "404": "Unknown id", "409": "Conflict or illegal state transition", "413": "Body too large",
     "415": "Unsupported content type", "422": "Invalid input; `errors` names the fields",
-    "429": "Too many failed sign-ins: wait the seconds of `Retry-After`",
     "503": "A service or the broker is unavailable",
 }
+# A public route has no token to check, but its JSON body can still be too large or not JSON.
+PUBLIC_ERRORS = ["400", "413", "415", "422", "503"]
+SIGNED_ERRORS = ["400", "401", "413", "415", "422", "503"]
 
 
 def endpoints(service_cls):
@@ -66,12 +69,13 @@ def _operation(method, endpoint):
     operation["responses"][str(endpoint.status)] = success
     for code, description in endpoint.also.items():
         operation["responses"][str(code)] = dict(success, description=description)
-    codes = ["400", "422", "503"] if endpoint.public else [code for code in ERRORS if code != "429"]
+    codes = PUBLIC_ERRORS if endpoint.public else list(ERRORS)
     if endpoint.signed_schema is not None:
-        codes = ["400", "401", "413", "415", "422", "503"]
-    codes = [code for code in ERRORS if code in set(codes) | set(endpoint.errors)]  # in status order
-    for code in codes:
-        operation["responses"][code] = {"description": ERRORS[code], "content": PROBLEM}
+        codes = SIGNED_ERRORS
+    problems = {code: ERRORS[code] for code in codes}
+    problems.update({str(code): when for code, when in endpoint.problems.items()})
+    for code in sorted(problems):
+        operation["responses"][code] = {"description": problems[code], "content": PROBLEM}
     if endpoint.public:
         operation["security"] = []
     return operation
@@ -82,7 +86,8 @@ def build(service_cls):
         title="Heyun 河润 API", version="1.0.0", openapi_version="3.0.3",
         info={"description": "The HTTP API of the Wanghe community platform. Errors are "
                              "application/problem+json (RFC 9457); lists are {items, total} with limit "
-                             "(default 50, max 500) and offset; POST accepts an Idempotency-Key header."},
+                             f"(default 50, max {MAX_LIMIT}) and offset (max {MAX_OFFSET:,}); POST accepts an "
+                             "Idempotency-Key header."},
         servers=[{"url": "/"}],
         plugins=[MarshmallowPlugin()],
     )

@@ -9,6 +9,7 @@ caller), never re-filled by the gateway.
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.accounts import ROLES
+from heyun.schemas import Paging
 
 # Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
 TAGS = (
@@ -24,7 +25,6 @@ ORGANIZATION_KINDS = (
 )
 PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
 PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
-MAX_LIMIT = 500
 # A dwelling's floor and unit, and so a building's floors and units (as registry/schemas.py).
 FLOORS = validate.Range(1, 60)
 UNITS = validate.Range(1, 20)
@@ -55,9 +55,7 @@ class TokenResponse(Schema):
 
 
 # -- paging and filters (query strings) ----------------------------------------------------
-class Paging(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
-    offset = fields.Integer(load_default=0, validate=validate.Range(min=0))
+# Paging is the kernel's (heyun.schemas), the one the services check too.
 
 
 class BuildingQuery(Paging):
@@ -418,7 +416,7 @@ class Building(Schema):
     name = fields.String()
     floors = fields.Integer()
     units = fields.Integer()
-    grid_id = fields.String()
+    grid_id = fields.String(allow_none=True, metadata={"description": "null until the building is put in a grid."})
 
 
 class Dwelling(Schema):
@@ -592,6 +590,13 @@ class NoticeStats(Schema):
     cancelled = fields.Integer(metadata={"description": "Not sent: the notice was cancelled or expired first."})
 
 
+class NoticeAudience(Audience):
+    """Whom a notice addresses: what its publisher named, or, for a notice raised by one of
+    notify's rules (rules.yml), the accounts and roles the rule names (e.g. the grid worker)."""
+    accounts = fields.List(fields.String(), metadata={"description": "Set by rules only."})
+    roles = fields.List(fields.String(), metadata={"description": "Set by rules only."})
+
+
 class Notice(Schema):
     id = fields.String()
     title = fields.String()
@@ -607,7 +612,7 @@ class Notice(Schema):
     references_id = fields.String(allow_none=True)
     issuer_account = fields.String()
     issuer_organization_id = fields.String(allow_none=True)
-    audience = fields.Nested(Audience)
+    audience = fields.Nested(NoticeAudience)
     requires_ack = fields.Boolean()
     ack_deadline = fields.String(allow_none=True)
     onset = fields.String(allow_none=True)

@@ -74,8 +74,9 @@ class GatewayService:
 
     # -- auth, health, documentation -------------------------------------------------------
     @api("POST", BASE + "/auth/token", public=True, body=schemas.TokenRequest, response=schemas.TokenResponse,
-         tag="auth", errors=("401", "429"),
-         summary="Sign in: a bearer token for the other paths. Repeated failures are throttled (429).")
+         tag="auth", summary="Sign in: a bearer token for the other paths. Repeated failures are throttled (429).",
+         problems={401: "Wrong username or password, or the account is inactive",
+                   429: "Too many failed sign-ins; try again later"})
     def issue_token(self, request, body):
         self.context.act_as(SYSTEM)  # the link lookups are the gateway's own, not the user's
         # Issued as of now, before the account is read: an admin's change committed while this

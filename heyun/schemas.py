@@ -21,9 +21,16 @@ def load(schema, data, partial=False):
         raise from_marshmallow(exc) from None
 
 
+# The one paging of every list, at the gateway and in every service (an RPC caller that bypasses
+# the gateway gets the same 422). The offset has a ceiling because the database's is 2**63 - 1
+# (a larger one overflowed in the driver, a 502); ten million rows is past any list here.
+MAX_LIMIT = 500
+MAX_OFFSET = 10_000_000
+
+
 class Paging(Schema):
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
-    offset = fields.Integer(load_default=0, validate=validate.Range(0))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, MAX_LIMIT))
+    offset = fields.Integer(load_default=0, validate=validate.Range(0, MAX_OFFSET))
 
 
 def listing(filter_schema, filters, limit, offset):

@@ -15,6 +15,7 @@ of a wrong HTTP answer is usually in a service's log, not in the test.
 import os
 import socket
 import uuid
+from contextlib import contextmanager
 from urllib.parse import quote, urlsplit
 
 import pytest
@@ -133,8 +134,10 @@ def notify_env(receivers):
             "NOTIFY_ESCALATION_CHECK_SECONDS": "1"}
 
 
-@pytest.fixture(scope="session")
-def platform(database_factory, channel_receivers):
+@contextmanager
+def running_platform(database_factory, receivers):
+    """Start a whole platform of its own (vhost, databases with the demo data, every service and
+    the gateway) and yield its ``Platform``; stop it and delete the vhost afterwards."""
     vhost = Vhost(os.environ["AMQP_URI"])
     try:
         check_broker(vhost.uri)
@@ -144,7 +147,7 @@ def platform(database_factory, channel_receivers):
         load_demo(urls)
         port = free_port()
         env = child_env(urls, {"AMQP_URI": vhost.uri, "GATEWAY_PORT": str(port),
-                               **notify_env(channel_receivers)})
+                               **notify_env(receivers)})
         processes = ServiceProcesses(names, env, echo=False)
         platform = Platform(f"http://127.0.0.1:{port}", processes)
         processes.start()
@@ -159,11 +162,17 @@ def platform(database_factory, channel_receivers):
         vhost.delete()
 
 
+@pytest.fixture(scope="session")
+def platform(database_factory, channel_receivers):
+    with running_platform(database_factory, channel_receivers) as platform:
+        yield platform
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):
     """Attach the children's output to a failing test that used the platform."""
     outcome = yield
     report = outcome.get_result()
-    platform = getattr(item, "funcargs", {}).get("platform")
-    if report.failed and isinstance(platform, Platform):
-        report.sections.append(("platform logs", platform.logs()))
+    platforms = [value for value in getattr(item, "funcargs", {}).values() if isinstance(value, Platform)]
+    if report.failed and platforms:
+        report.sections.append(("platform logs", platforms[0].logs()))

@@ -36,6 +36,14 @@ def settled(notify, notice_id):
     return notice["status"] == "published" and notice["stats"]["pending"] == 0 and notice
 
 
+@pytest.mark.parametrize("call", [("list_notices", {}), ("inbox",), ("door_to_door_tasks", {})])
+def test_an_offset_past_the_ceiling_is_invalid_input_naming_it(notify, call):
+    # An RPC caller bypassing the gateway: was an OverflowError from the database driver.
+    with pytest.raises(InvalidInput) as caught:
+        notify.call(*call, limit=10, offset=2 ** 63)
+    assert set(caught.value.errors) == {"offset"}
+
+
 def test_preview_counts_per_building_and_channel(notify):
     preview = notify.call("preview_notice", OUTAGE["audience"])
     assert preview["residents"] == 5 and preview["organizations"] == 1

@@ -282,6 +282,14 @@ def test_totals_are_right_on_every_page(registry, world):
     assert [(len(p["items"]), p["total"]) for p in pages] == [(2, 3), (1, 3), (0, 3)]
 
 
+@pytest.mark.parametrize("method", ["list_residents", "list_buildings", "list_households", "list_organizations"])
+def test_an_offset_past_the_ceiling_is_invalid_input_naming_it(registry, method):
+    # An RPC caller bypassing the gateway: was an OverflowError from the database driver.
+    with pytest.raises(InvalidInput) as caught:
+        registry.call(method, {}, limit=10, offset=2 ** 63)
+    assert set(caught.value.errors) == {"offset"}
+
+
 def test_snapshot_pages_through_residents_as_events_describe_them(registry, world):
     for seq, room in ((101, "101"), (103, "102"), (105, "103")):
         registry.call("register_resident", person(world["east"], seq=seq, room=room, language="en",
