@@ -40,7 +40,7 @@ from heyun.identity import SYSTEM, CallerIdentity
 ADMIN = ("admin", "staff")
 READERS = ("admin", "staff", "grid_worker", "property_manager", "water_utility_staff", "canteen_staff",
            "mediator", "police", "patrol_member", "volunteer")
-RESIDENT_WRITERS = ADMIN + ("grid_worker",)
+RESIDENT_WRITERS = policy.RESIDENT_WRITERS
 PROXY_USERS = ADMIN + ("grid_worker", "resident")
 EVERYONE = ()
 # Kept in step with notify.notices.PUBLISHER_ROLES (notify checks again).

@@ -10,15 +10,14 @@ from dataclasses import asdict, dataclass, field
 
 from nameko.extensions import DependencyProvider
 
-from heyun.policy import HEALTH_TAGS, roles_with_numbers, roles_with_tags
+from heyun.policy import roles_with_numbers
 
 CONTEXT_KEY = "heyun.caller"
 
-# Both from the access policy (heyun.policy), which says who sees what of residents:
-# roles that may read unmasked ID numbers and phone numbers (every such read is audited), and
-# roles that see residents' health tags (unable to walk, disabled) and may select by them.
+# From the access policy (heyun.policy), which says who sees what of residents: the roles that
+# read residents' ID and phone numbers unmasked see the work phones of grid workers and
+# organisations' contacts unmasked too (every read of a resident's is audited).
 PII_ROLES = roles_with_numbers()
-HEALTH_ROLES = roles_with_tags(HEALTH_TAGS)
 # Caller.extra key: the way a request came in ("GET /api/v1/residents/{resident_id}"), set by the
 # gateway for every HTTP request, so a service's audit log can say which route read what.
 ROUTE = "route"
@@ -45,10 +44,6 @@ class Caller:
     @property
     def may_see_pii(self):
         return self.has_role(*PII_ROLES)
-
-    @property
-    def may_see_health(self):
-        return self.has_role(*HEALTH_ROLES)
 
     def to_json(self):
         data = asdict(self)

@@ -92,6 +92,10 @@ RESIDENTS = {
 # One's own record, whole, whatever else the account may be.
 OWN_RECORD = _access(SELF, ALL_FIELDS, NUMBERS, ALL_TAGS)
 
+# Who registers, changes and moves residents and households: the community office anywhere, a
+# grid worker within their grids (the registry checks the grid).
+RESIDENT_WRITERS = ("admin", "staff", "grid_worker")
+
 # Households tell who lives with whom at which address: the registry's keepers only.
 HOUSEHOLD_SCOPES = {"admin": COMMUNITY, "staff": COMMUNITY, "grid_worker": OWN_GRIDS}
 
@@ -130,11 +134,6 @@ def roles_reaching_households():
 def roles_with_numbers():
     """Roles that see ID and phone numbers unmasked (of the residents in their scope)."""
     return frozenset(role for role, access in RESIDENTS.items() if access.numbers)
-
-
-def roles_with_tags(tags):
-    """Roles that see every one of ``tags``."""
-    return frozenset(role for role, access in RESIDENTS.items() if set(tags) <= access.tags)
 
 
 def shown(access, record):

@@ -5,7 +5,8 @@ from datetime import timezone
 from sqlalchemy import case, func, or_, select, update
 
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from heyun.identity import HEALTH_TAGS, Caller
+from heyun import policy
+from heyun.identity import Caller
 from heyun.outbox import record
 from notify import fanout
 from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED
@@ -57,13 +58,15 @@ def event_payload(notice):
 # -- publishing -----------------------------------------------------------------------------------
 
 def check_audience(caller, audience):
-    """A publisher may address what their role may know. A health tag in the audience is refused
-    to roles that may not see health tags: the count a preview gives, or the recipients a
-    notice's deliveries list, would tell them who has it."""
+    """A publisher may address residents only by the tags the access policy lets their role see
+    (``heyun.policy``): the count a preview gives per building, or the recipients a notice's
+    deliveries list, would tell them who cannot walk or who lives alone as surely as a list."""
     if not caller.has_role(*PUBLISHER_ROLES):
         raise Forbidden("Your role may not publish notices.")
-    if set(audience.get("tags") or ()) & HEALTH_TAGS and not caller.may_see_health:
-        raise Forbidden("Your role may not address residents by health tags; ask the community office.")
+    hidden = set(audience.get("tags") or ()) - policy.resident_access(caller.roles).tags
+    if hidden:
+        raise Forbidden(f"Your role may not address residents by {', '.join(sorted(hidden))}; "
+                        "ask the community office.")
 
 
 def publish(session, caller, data, now=None):

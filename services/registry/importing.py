@@ -13,6 +13,7 @@ from datetime import date, datetime
 
 from sqlalchemy import insert, select
 
+from heyun import policy
 from heyun.errors import Forbidden, InvalidInput
 from heyun.outbox import record_many
 from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
@@ -207,6 +208,8 @@ class ImportResult:
 
 def import_rows(session, protector, caller, header, rows, first_row_number=2):
     """Import one chunk of spreadsheet rows (lists of cell strings); the caller commits."""
+    if not caller.has_role(*policy.RESIDENT_WRITERS):  # before reading a row: its answer maps ID numbers to ids
+        raise Forbidden("Your role may not import residents.")
     positions = map_header(header)
     buildings = {b.number: b for b in session.execute(select(Building)).scalars()}
     result = ImportResult()
@@ -302,9 +305,8 @@ def _allowed(session, caller, parsed, result):
 
 
 def _joins(resident, dwelling):
-    """Whether a registered resident joins the household at ``dwelling``: when they move in, or
-    live there in no household (they moved in by hand without naming one)."""
-    return resident.dwelling_id != dwelling.id or resident.household_id is None
+    """Whether a registered resident joins the household at ``dwelling``: when they move in."""
+    return resident.dwelling_id != dwelling.id
 
 
 def _unit_of(current, row):

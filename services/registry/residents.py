@@ -277,7 +277,11 @@ def check_identity(data):
 
 
 def check_grid(caller, building, action="register residents in"):
-    if not caller.community_wide and caller.has_role("grid_worker") and building.grid_id not in caller.grid_ids:
+    """Who may write residents and households (the access policy's writers): the community
+    office anywhere, a grid worker in their own grids, nobody else, however the call came."""
+    if not caller.has_role(*policy.RESIDENT_WRITERS):
+        raise Forbidden(f"Your role may not {action} any grid.")
+    if not caller.community_wide and (building is None or building.grid_id not in caller.grid_ids):
         raise Forbidden(f"Grid workers may only {action} their own grid.")
 
 
@@ -366,10 +370,11 @@ def check_move(caller, building):
     check_grid(caller, building, "move residents of")
 
 
-def household_for_move(session, data, dwelling):
-    """The household a move names (it must live at the new address), or ``None``."""
+def household_for_move(session, data, dwelling, building):
+    """The household a move names (it must live at the new address), or else the one living
+    there (registered on first use), as for a resident registered at that address."""
     if not data.get("household_id"):
-        return None
+        return household_at(session, dwelling, building)
     household = session.get(Household, data["household_id"])
     if household is None or household.dwelling_id != dwelling.id:
         raise InvalidInput("The household does not live at the new address.",
@@ -404,7 +409,7 @@ def move_resident(session, protector, caller, resident_id, data):
     dwelling, building = resolve_dwelling(session, data["dwelling"])
     if old_dwelling is not None and dwelling.id == old_dwelling.id:
         raise Conflict("The resident already lives there.", {"dwelling": ["Same dwelling as now."]})
-    new_household = household_for_move(session, data, dwelling)
+    new_household = household_for_move(session, data, dwelling, building)
     moved_on = data.get("moved_on") or today()
     current = session.execute(
         select(Residence).where(Residence.resident_id == resident.id, Residence.moved_out.is_(None))
@@ -416,11 +421,10 @@ def move_resident(session, protector, caller, resident_id, data):
         residence.moved_out = moved_on
     session.add(Residence(resident_id=resident.id, dwelling_id=dwelling.id, moved_in=moved_on))
     resident.dwelling_id = dwelling.id
-    # Moving out of the dwelling is moving out of its household, unless the move names the
-    # household at the new address to join.
+    # Moving out of the dwelling is moving out of its household, and into the one at the new
+    # address (the one the move names, or the one living there).
     leave_household(session, resident)
-    if new_household is not None:
-        join_household(resident, new_household, data.get("relation_to_head"))
+    join_household(resident, new_household, data.get("relation_to_head"))
     resident.updated_at = utcnow()
     record(session, RESIDENT_MOVED, move_payload(resident, old_dwelling, old_building, dwelling, building, moved_on))
     return show(session, protector, caller, resident, dwelling, building)

@@ -187,6 +187,9 @@ class RegistryService:
     # -- snapshots for projections (what the events carry, all at once) -----------------------
     @user_rpc
     def snapshot_residents(self, after_id="", limit=1000):
+        # Every resident at once is for a projection's owner acting for the platform (notify,
+        # as SYSTEM), not for any caller that reaches the broker.
+        places.require_office(self.caller, "take the snapshot of every resident")
         args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
         with self.db.transaction() as session:
             return residents.snapshot(session, self.pii, args["after_id"], args["limit"])

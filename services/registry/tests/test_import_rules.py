@@ -10,7 +10,7 @@ from kombu import Connection, Exchange, Queue
 from sqlalchemy import select
 
 from heyun.db import make_engine
-from heyun.errors import InvalidInput
+from heyun.errors import Forbidden, InvalidInput, NotFound
 from heyun.identity import Caller
 from heyun.testing import wait_for
 from registry import idnumbers, importing
@@ -136,7 +136,7 @@ def test_without_a_unit_column_a_resident_stays_in_their_unit(registry, world):
 
 # -- 3. a move leaves the household of the old address ------------------------------------------------
 
-def test_moving_out_leaves_the_household_and_the_others_stay(registry, world):
+def test_moving_out_leaves_the_household_for_the_one_at_the_new_address_and_the_others_stay(registry, world):
     registry.call("import_residents", *sheet(FULL_HEADER, row(321), row(323, 与户主关系="配偶")))
     head, spouse = find(registry, 321), find(registry, 323)
     household_id = head["household_id"]
@@ -145,13 +145,15 @@ def test_moving_out_leaves_the_household_and_the_others_stay(registry, world):
     with events(registry, "resident_moved") as received:
         moved = registry.call("move_resident", head["id"], {
             "dwelling": {"building_id": world["east"], "unit": 2, "floor": 3, "room": "302"}})
-    assert (moved["household_id"], moved["relation_to_head"]) == (None, None)
+    # Like a resident registered there: in the household at the new address (a new one here).
+    assert moved["household_id"] not in (None, household_id) and moved["relation_to_head"] is None
+    assert registry.call("get_household", moved["household_id"])["member_ids"] == [head["id"]]
     left = registry.call("get_household", household_id)
     # The household keeps the spouse; it has no head until the office records the new one.
     assert (left["member_ids"], left["head_resident_id"]) == ([spouse["id"]], None)
     data = received[0]["data"]
     assert RESIDENT_MOVED.check(data) == {}
-    assert (data["household_id"], data["relation_to_head"]) == (None, None)
+    assert (data["household_id"], data["relation_to_head"]) == (moved["household_id"], None)
 
 
 def test_a_move_may_name_the_household_at_the_new_address(registry, world):
@@ -186,17 +188,15 @@ def test_an_import_that_moves_someone_puts_them_in_the_household_of_the_new_addr
         assert (data["household_id"], data["relation_to_head"]) == (there["household_id"], "子女")
 
 
-def test_a_resident_moved_by_hand_into_no_household_joins_the_one_an_import_finds_there(registry, world):
+def test_a_resident_moved_by_hand_is_where_an_import_would_put_them(registry, world):
     registry.call("import_residents", *sheet(FULL_HEADER, row(347)))
     resident = find(registry, 347)
-    registry.call("move_resident", resident["id"], {
-        "dwelling": {"building_id": world["east"], "unit": 2, "floor": 1, "room": "103"}})
-    again = sheet(FULL_HEADER, row(347, unit="2", floor="1", room="103"))
-    first = registry.call("import_residents", *again)
-    assert first["changes"][0]["fields"] == ["household_id", "relation_to_head"]
-    joined = registry.call("get_resident", resident["id"])
-    household = registry.call("get_household", joined["household_id"])
+    moved = registry.call("move_resident", resident["id"], {
+        "dwelling": {"building_id": world["east"], "unit": 2, "floor": 1, "room": "103"},
+        "relation_to_head": "户主"})
+    household = registry.call("get_household", moved["household_id"])
     assert (household["member_ids"], household["head_resident_id"]) == ([resident["id"]], resident["id"])
+    again = sheet(FULL_HEADER, row(347, unit="2", floor="1", room="103"))
     assert registry.call("import_residents", *again)["unchanged"] == 1
 
 
@@ -227,3 +227,26 @@ def test_a_whole_number_is_no_oracle_for_other_roles_or_other_grids(registry, wo
         for q in (target["id_number"], "13955550003"):
             assert registry.call("list_residents", {"q": q}, caller=caller)["total"] == 0, (caller.account, q)
     assert registry.call("list_residents", {"q": "13955550003"}, caller=world["gw_a"])["total"] == 1
+
+
+# -- who may write at all, however the call reaches the registry --------------------------------
+
+def test_only_the_office_and_grid_workers_write_residents_even_over_rpc(registry, world):
+    resident = registry.call("register_resident", person(world["east"], seq=361))
+    canteen = Caller(account="canteen", roles=("canteen_staff",))
+    police = Caller(account="police", roles=("police",))
+    own = Caller(account="resident", roles=("resident",), resident_id=resident["id"])
+    elsewhere = {"building_id": world["east"], "unit": 2, "floor": 1, "room": "101"}
+    for caller in (canteen, police, own):
+        with pytest.raises(Forbidden):
+            registry.call("import_residents", *sheet(FULL_HEADER, row(363)), caller=caller)
+        with pytest.raises((Forbidden, NotFound)):  # not theirs to change, or not theirs to see
+            registry.call("update_resident", resident["id"], {"tags": []}, caller=caller)
+        with pytest.raises((Forbidden, NotFound)):
+            registry.call("move_resident", resident["id"], {"dwelling": elsewhere}, caller=caller)
+        with pytest.raises(Forbidden):
+            registry.call("register_resident", person(world["east"], seq=365), caller=caller)
+        with pytest.raises(Forbidden):
+            registry.call("snapshot_residents", "", 10, caller=caller)
+    assert registry.call("get_resident", resident["id"])["tags"] == ["elderly"]
+    assert registry.call("list_residents", {"q": "王秀英"})["total"] == 1  # nothing was registered
