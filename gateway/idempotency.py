@@ -12,7 +12,9 @@ is never completed nor released; after ``IDEMPOTENCY_CLAIM_SECONDS`` (by default
 timeout, longer than any live request can run) the next request with that key takes it over
 instead of getting a 409 for good. A kept response is replayed for ``IDEMPOTENCY_RETENTION_HOURS``
 (24 by default, as clients retry within minutes, not days); then the key is free again and an
-hourly sweep deletes the row, so the table holds about a day of POSTs.
+hourly sweep deletes the row, so the table holds about a day of POSTs. The same sweep forgets
+old sign-in counts and failures (``gateway.throttle.forget_old``): the gateway's housekeeping,
+once an hour in each process.
 """
 import hashlib
 import logging
@@ -25,6 +27,7 @@ from sqlalchemy import and_, delete, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import sessionmaker
 
+from gateway import throttle
 from gateway.exceptions import IdempotencyKeyReused, IdempotentRequestInProgress, InvalidIdempotencyKey
 from gateway.models import IdempotentRequest
 from heyun.db import make_engine, transaction, utcnow
@@ -137,6 +140,8 @@ class IdempotencyStore(SharedExtension):
         retention = float(config.get("IDEMPOTENCY_RETENTION_HOURS", 24))
         self.ledger = IdempotencyLedger(sessionmaker(bind=self.engine, expire_on_commit=False),
                                         timedelta(seconds=claim_timeout), timedelta(hours=retention))
+        self.sign_in_rules = throttle.rules_from(config)
+        self.sign_in_failure_retention = throttle.failure_retention_from(config)  # checked at start
 
     def start(self):
         self.container.spawn_managed_thread(self._sweep, identifier="idempotency-sweep")
@@ -150,6 +155,13 @@ class IdempotencyStore(SharedExtension):
                     log.info("idempotency: forgot %d expired keys", removed)
             except Exception:  # the database may be restarting; the next sweep catches up
                 log.exception("idempotency: sweeping expired keys failed")
+            try:
+                counts, failures = throttle.forget_old(self.ledger.Session, self.sign_in_rules,
+                                                       self.sign_in_failure_retention)
+                if counts or failures:
+                    log.info("sign-in: forgot %d old counts and %d old failures", counts, failures)
+            except Exception:
+                log.exception("sign-in: forgetting old counts and failures failed")
 
     def stop(self):
         self.engine.dispose()

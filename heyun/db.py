@@ -12,6 +12,7 @@ from datetime import datetime, timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
 from heyun.config import refuse_unsafe_production
@@ -114,6 +115,14 @@ def make_engine(url, pool_size=10, echo=False):
     else:
         engine = create_engine(url, echo=echo)
     return engine
+
+
+def conflict_insert(session, table):
+    """An INSERT into ``table`` that can say what a duplicate key does (``.on_conflict_do_nothing()``,
+    ``.on_conflict_do_update(...)``): PostgreSQL's or SQLite's, whichever the session uses. One
+    statement, so two writers of the same row at once cannot both insert it."""
+    dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
 
 
 def make_sessionmaker(engine, service_name):

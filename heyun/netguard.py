@@ -7,8 +7,10 @@ credentials). A URL is refused when its host is, or resolves to, an address that
 - loopback (127.0.0.0/8, ::1), unspecified (0.0.0.0, ::), link-local (169.254.0.0/16, fe80::/10),
   private (10/8, 172.16/12, 192.168/16), unique-local (fc00::/7), multicast, shared (100.64/10),
   reserved or documentation ranges: whatever Python's ``ipaddress`` says is not global;
-- an IPv4 address written as IPv6 (``::ffff:127.0.0.1``, NAT64 ``64:ff9b::7f00:1``) counts as
-  the IPv4 address it carries;
+- an IPv4 address written as IPv6 counts as the IPv4 address it carries: mapped
+  (``::ffff:127.0.0.1``), IPv4-compatible (``::7f00:1``, ::/96), 6to4 (``2002:7f00:1::1``,
+  2002::/16) and well-known NAT64 (``64:ff9b::7f00:1``); local-use NAT64 (64:ff9b:1::/48) is
+  refused outright, since where its IPv4 address sits is the operator's choice;
 - cloud metadata addresses (``METADATA_ADDRESSES``) always, even inside an allowed network.
 
 A name that resolves to several addresses is refused if any of them is refused (a public one
@@ -30,6 +32,8 @@ SCHEMES = ("http", "https")
 METADATA_ADDRESSES = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "fd00:ec2::254", "169.254.170.2", "100.100.100.200", "169.254.0.23"))
 NAT64 = ipaddress.ip_network("64:ff9b::/96")
+LOCAL_NAT64 = ipaddress.ip_network("64:ff9b:1::/48")
+IPV4_COMPATIBLE = ipaddress.ip_network("::/96")  # deprecated, but still routed by some stacks
 UNIQUE_LOCAL = ipaddress.ip_network("fc00::/7")
 
 
@@ -41,9 +45,13 @@ def refusal(address):
     """Why a request may not go to ``address``, or ``None`` for a public address."""
     address = ipaddress.ip_address(address)
     if address.version == 6:
+        if address in LOCAL_NAT64:
+            return "a local-use NAT64 address"
         if address.ipv4_mapped:
             address = address.ipv4_mapped
-        elif address in NAT64:
+        elif address.sixtofour:
+            address = address.sixtofour
+        elif address in NAT64 or (address in IPV4_COMPATIBLE and int(address) > 1):  # not :: or ::1
             address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     if address in METADATA_ADDRESSES:
         return "a cloud metadata address"

@@ -17,8 +17,11 @@ PERSONAL_PARAMETERS = frozenset({
     "birth_date", "contact", "contact_phone", "password",
 })
 # A mainland ID number (18 characters, or the old 15 digits) or a mobile number, not inside a
-# longer run of digits or letters (a UUID's or a hash's hex digits are not a number).
-PERSONAL_NUMBER = re.compile(r"(?<![0-9A-Za-z])(?:\d{17}[\dXx]|\d{15}|1[3-9]\d{9})(?![0-9A-Za-z])")
+# longer run of digits or letters (a UUID's or a hash's hex digits are not a number). A mobile
+# number as people write it: with the country code (+86, 0086) and spaces or hyphens
+# (139 1234 5678, 139-1234-5678, +86 139-1234-5678).
+PERSONAL_NUMBER = re.compile(
+    r"(?<![0-9A-Za-z+])(?:\d{17}[\dXx]|\d{15}|(?:(?:\+|00)86[ -]?)?1[3-9]\d[ -]?\d{4}[ -]?\d{4})(?![0-9A-Za-z])")
 # A query string in a URL or request line: from "?" to the next space or quote.
 QUERY = re.compile(r"(?<=\?)[^\s\"'<>]+")
 
@@ -46,7 +49,11 @@ class PersonalDataFilter(logging.Filter):
     """Rewrites each record's message and traceback text without personal data; drops nothing."""
 
     def filter(self, record):
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # arguments that do not fit the message: log the message, never raise
+            message = record.msg = str(record.msg)
+            record.args = ()  # the handler would fail on them too, and print them unredacted
         cleaned = redact(message)
         if cleaned != message:
             record.msg, record.args = cleaned, ()

@@ -135,9 +135,10 @@ def notify_env(receivers):
 
 
 @contextmanager
-def running_platform(database_factory, receivers):
+def running_platform(database_factory, receivers, settings=None):
     """Start a whole platform of its own (vhost, databases with the demo data, every service and
-    the gateway) and yield its ``Platform``; stop it and delete the vhost afterwards."""
+    the gateway) and yield its ``Platform``; stop it and delete the vhost afterwards. ``settings``:
+    environment variables of its own (config.yml's ``${…}``)."""
     vhost = Vhost(os.environ["AMQP_URI"])
     try:
         check_broker(vhost.uri)
@@ -147,7 +148,7 @@ def running_platform(database_factory, receivers):
         load_demo(urls)
         port = free_port()
         env = child_env(urls, {"AMQP_URI": vhost.uri, "GATEWAY_PORT": str(port),
-                               **notify_env(receivers)})
+                               **notify_env(receivers), **(settings or {})})
         processes = ServiceProcesses(names, env, echo=False)
         platform = Platform(f"http://127.0.0.1:{port}", processes)
         processes.start()

@@ -4,6 +4,7 @@ import logging
 import os
 import subprocess
 import sys
+from urllib.parse import quote_plus
 
 import pytest
 import requests
@@ -92,3 +93,29 @@ def test_ids_and_timestamps_are_left_alone():
     line = ('GET /api/v1/residents/6178ec91-f51a-4382-9f7f-e924da0352ce?limit=5&offset=10 '
             'at 1764432000000 (2026-11-29 16:21:11.988752)')
     assert redact(line) == line
+
+
+@pytest.mark.parametrize("written", [
+    "+8613912345678", "008613912345678", "+86 139 1234 5678", "139-1234-5678", "139 1234 5678", "13912345678"])
+def test_mobile_numbers_are_redacted_however_written(written):
+    assert redact(f"sms to {written} failed") == "sms to [redacted] failed"
+    assert redact(f"GET /api/v1/residents?contact={quote_plus(written)}&limit=5") == \
+        "GET /api/v1/residents?contact=[redacted]&limit=5"
+    assert redact(f"GET /api/v1/buildings?building_id={quote_plus(written)}") == \
+        "GET /api/v1/buildings?building_id=[redacted]"  # not a personal parameter: by its shape
+
+
+def test_a_log_call_with_mismatched_arguments_does_not_raise(caplog):
+    """A message whose arguments do not fit is logged as written (redacted), not raised into the
+    request that logged it, and its arguments are not printed."""
+    log = logging.getLogger("gateway.tests.redaction.mismatched")
+    log.addFilter(PersonalDataFilter())
+    try:
+        with caplog.at_level(logging.INFO, logger=log.name):
+            log.info("resident %s has phone %s", PHONE)  # one argument short
+            log.info("called 139-1234-5678 about %d", "not a number")
+    finally:
+        log.filters.clear()
+    assert [record.getMessage() for record in caplog.records] == [
+        "resident %s has phone %s", "called [redacted] about %d"]
+    assert PHONE not in caplog.text

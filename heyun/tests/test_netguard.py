@@ -1,4 +1,7 @@
-"""The outbound address rule: which webhook URLs are refused, and what an allow-list lets in."""
+"""The outbound address rule: which webhook URLs are refused, and what an allow-list lets in.
+No test needs DNS: names resolve through a resolver of the test's own."""
+import socket
+
 import pytest
 
 from heyun.netguard import AddressRefused, OutboundGuard, refusal
@@ -15,6 +18,10 @@ from heyun.netguard import AddressRefused, OutboundGuard, refusal
     ("100.100.100.200", "a cloud metadata address"),
     ("::ffff:127.0.0.1", "a loopback address"), ("::ffff:169.254.169.254", "a cloud metadata address"),
     ("64:ff9b::a00:1", "a private address"),  # NAT64 of 10.0.0.1
+    ("::7f00:1", "a loopback address"), ("::a9fe:a9fe", "a cloud metadata address"),  # IPv4-compatible
+    ("2002:7f00:1::1", "a loopback address"), ("2002:a00:1::", "a private address"),  # 6to4
+    ("64:ff9b:1::7f00:1", "a local-use NAT64 address"), ("64:ff9b:1:5db8:d7:e00::", "a local-use NAT64 address"),
+    ("2002:5db8:d70e::1", None), ("::5db8:d70e", None),  # 93.184.215.14 carried: public
     ("100.64.0.1", "an address that is not public"),  # carrier-grade NAT
     ("93.184.215.14", None), ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None),
 ])
@@ -22,8 +29,15 @@ def test_refusal_names_what_the_address_is(address, reason):
     assert refusal(address) == reason
 
 
+def local_dns(host, port, family=0, kind=0):
+    """``localhost`` is 127.0.0.1; no other name resolves."""
+    if host == "localhost":
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+    raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+
 def test_urls_are_checked_by_scheme_literal_address_and_resolved_name():
-    guard = OutboundGuard()
+    guard = OutboundGuard(resolver=local_dns)
     for url in ("ftp://93.184.215.14/x", "file:///etc/passwd", "http:///path", "gopher://localhost/", None,
                 "http://93.184.215.14:99999/"):
         with pytest.raises(AddressRefused):

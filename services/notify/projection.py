@@ -9,8 +9,8 @@ everyone.
 from datetime import datetime, timezone
 
 from sqlalchemy import select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
+from heyun.db import conflict_insert
 from notify.models import BuildingGrid, GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -24,8 +24,7 @@ def _upsert(session, model, key, values, as_of):
     """Insert, or update if what we hold is not newer: one statement, so a snapshot and an event
     writing the same row at once cannot collide."""
     table = model.__table__
-    make = postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
-    statement = make(table).values(**values, as_of=as_of)
+    statement = conflict_insert(session, table).values(**values, as_of=as_of)
     key_column = next(iter(table.primary_key.columns))
     session.execute(statement.on_conflict_do_update(
         index_elements=[key_column],

@@ -3,6 +3,7 @@ the rules live in places, residents, importing, organizations and proxy."""
 from dataclasses import replace
 
 from nameko.dependency_providers import Config
+from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select
@@ -21,6 +22,24 @@ from registry.pii import RETENTION_DAYS, access_log, expire_access_log
 from registry.schemas import listing, load, load_changes
 
 
+class AuditRetention(DependencyProvider):
+    """``PII_AUDIT_RETENTION_DAYS`` in days, read once at start: a bad value stops the start
+    (naming the variable) instead of failing the hourly expiry ever after."""
+
+    def setup(self):
+        value = self.container.config.get("PII_AUDIT_RETENTION_DAYS", RETENTION_DAYS)
+        try:
+            self.days = int(value)
+        except (TypeError, ValueError):
+            self.days = 0
+        if self.days < 1:
+            raise SystemExit(f"registry: PII_AUDIT_RETENTION_DAYS must be a whole number of days "
+                             f"(1 or more), not {value!r}.")
+
+    def get_dependency(self, worker_ctx):
+        return self.days
+
+
 class RegistryService:
     name = "registry"
 
@@ -28,6 +47,7 @@ class RegistryService:
     context = CallerIdentity()
     pii = PiiProtection()
     config = Config()
+    audit_retention_days = AuditRetention()
 
     @property
     def caller(self):
@@ -288,5 +308,4 @@ class RegistryService:
     @timer(interval=3600)
     def hourly_pii_access_expiry(self):
         """Audit rows are kept ``PII_AUDIT_RETENTION_DAYS`` (three years by default), then deleted."""
-        days = self.config.get("PII_AUDIT_RETENTION_DAYS", RETENTION_DAYS)
-        self._write(lambda session: expire_access_log(session, days))
+        self._write(lambda session: expire_access_log(session, self.audit_retention_days))

@@ -5,7 +5,7 @@ import time
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from heyun.db import make_sessionmaker, transaction
 from heyun.outbox import outbox_events
@@ -20,6 +20,13 @@ def acknowledged_events(engine):
     with engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(outbox_events).where(
             outbox_events.c.event_type == NOTICE_ACKNOWLEDGED.name)).scalar()
+
+
+def lock_waiters(engine):
+    """How many sessions on this database are blocked waiting for a lock another one holds."""
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
+                                 "AND wait_event_type = 'Lock'")).scalar()
 
 
 def test_a_repeated_acknowledgement_answers_the_first_and_records_nothing(notify, notify_db):
@@ -65,8 +72,9 @@ def test_two_acknowledgements_at_once_record_one(notify, notify_db):
 
     thread = threading.Thread(target=second)
     thread.start()
-    time.sleep(0.5)
-    assert answers == []  # waiting for the first
+    # The second is really waiting on the first's lock (not just slow to start), and has no answer.
+    wait_for(lambda: lock_waiters(engine) == 1, message="the second acknowledgement to wait on the lock")
+    assert answers == []
     first_session.commit()
     first_session.close()
     thread.join(10)

@@ -51,3 +51,12 @@ def test_the_hourly_timer_deletes_rows_past_the_retention(container_factory, ser
         left = conn.execute(select(PiiAccess.account).where(PiiAccess.account.in_(rows))).scalars().all()
     engine.dispose()
     assert left == ["recent"]
+
+
+@pytest.mark.parametrize("value", ["three years", "0", ""])
+def test_a_bad_retention_stops_the_start(container_factory, service_config, world, value):
+    """Not at the first hourly expiry, and every hour after."""
+    container = container_factory(RegistryService, service_config(
+        DATABASE_URL=world["url"], PII_KEY=PII_KEY, PII_AUDIT_RETENTION_DAYS=value))
+    with pytest.raises(SystemExit, match="PII_AUDIT_RETENTION_DAYS must be a whole number of days"):
+        container.start()
