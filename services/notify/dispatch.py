@@ -8,6 +8,7 @@ recipient and nobody is left unreached.
 """
 import logging
 from datetime import timedelta
+from types import SimpleNamespace
 
 from sqlalchemy import or_, select, text, update
 
@@ -81,8 +82,8 @@ class Dispatcher:
                 outcomes[outcome.delivery_id] = outcome
         # SMS deliveries are recorded apart, their rows locked: the SMS gateway's receipt for one
         # may arrive while it is being recorded, and neither may overwrite the other. Locking every
-        # row of every batch instead cost 13 % at a million recipients (bench_notify), for races
-        # nothing else can lose: a cancel of a delivery in flight, overwritten by "sent", is true.
+        # row of every batch instead cost 13 % at a million recipients (bench_notify); an
+        # acknowledgement or a cancel during the send is kept by _record's conditional write.
         receipted = {item["id"] for item in work.get("sms", ())}
         with self.transaction(self.Session) as session:
             self._record(session, [i for i in ids if i not in receipted], outcomes, utcnow())
@@ -133,33 +134,39 @@ class Dispatcher:
         return None
 
     def _record(self, session, ids, outcomes, now, lock=False):
-        query = select(Delivery).where(Delivery.id.in_(ids))
+        """Write each delivery's outcome, on the condition that it is still pending or held: an
+        acknowledgement or a cancel committed while it was being sent stands (an UPDATE of one
+        row blocks on the other's lock and then finds the status changed), so "sent" never
+        overwrites "acknowledged" and the escalation never re-sends what was acknowledged."""
+        query = select(*Delivery.__table__.columns).where(Delivery.id.in_(ids))
         if lock:  # in id order, as a cancel and a receipt lock them: no deadlock between them
             query = query.order_by(Delivery.id).with_for_update()
-        deliveries = session.execute(query).scalars().all()
+        deliveries = session.execute(query).all()
+        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(lease_until=None)
+                        .execution_options(synchronize_session=False))
+        still_waiting = Delivery.status.in_(("pending", "held"))
         fallbacks = []
         for d in deliveries:
-            outcome = outcomes.get(d.id)
-            d.lease_until = None
             if d.status not in ("pending", "held"):
                 continue  # cancelled or acknowledged while it was being sent
-            d.attempts += 1
+            outcome = outcomes.get(d.id)
+            values = {"attempts": d.attempts + 1}
             if outcome is not None and outcome.ok:
-                d.status = outcome.status
-                d.sent_at = d.sent_at or now
+                values.update(status=outcome.status, sent_at=d.sent_at or now, last_error=None)
                 if outcome.status == "delivered":
-                    d.delivered_at = now
-                d.last_error = None
-                continue
-            d.last_error = outcome.detail if outcome else "no outcome from the channel"
-            if outcome is not None and outcome.retryable and d.attempts < MAX_ATTEMPTS:
-                d.status, d.next_attempt_at = "pending", now + backoff(d.attempts)
-                continue
-            d.status = "failed"
-            fallbacks.append(d)
+                    values["delivered_at"] = now
+            else:
+                values["last_error"] = outcome.detail if outcome else "no outcome from the channel"
+                if outcome is not None and outcome.retryable and d.attempts + 1 < MAX_ATTEMPTS:
+                    values.update(status="pending", next_attempt_at=now + backoff(d.attempts + 1))
+                else:
+                    values["status"] = "failed"
+            written = session.execute(update(Delivery).where(Delivery.id == d.id, still_waiting).values(**values)
+                                      .execution_options(synchronize_session=False)).rowcount
+            if written and values["status"] == "failed":
+                fallbacks.append(SimpleNamespace(**dict(d._mapping, **values)))
         if fallbacks:
             fanout.insert_deliveries(session, fallback_rows(session, fallbacks, now))
-
 
 def fallback_rows(session, failed, now):
     """The next delivery for each finally failed one: the recipient's next channel, door to door

@@ -10,9 +10,12 @@ from sqlalchemy import func, select, text
 from heyun.db import make_sessionmaker, transaction
 from heyun.outbox import outbox_events
 from heyun.testing import wait_for
-from notify import notices
+from notify import fanout, notices
+from notify.channels.base import SENT, Outcome
+from notify.dispatch import Dispatcher
 from notify.events import NOTICE_ACKNOWLEDGED
-from notify.tests.conftest import GRID_WORKER_1, PROPERTY, WATER_PLANT
+from notify.models import Delivery, utcnow
+from notify.tests.conftest import GRID_WORKER_1, PII_KEY, PROPERTY, WATER_PLANT
 from notify.tests.test_notices import OUTAGE, deliveries, settled
 
 
@@ -97,3 +100,39 @@ def test_held_deliveries_are_apart_from_pending_and_the_stats_add_up(start_notif
     assert stats == {"recipients": 6, "pending": 0, "held": 3, "sent": 1, "delivered": 2, "acknowledged": 0,
                      "failed": 0, "cancelled": 0}
     assert stats["recipients"] == sum(v for k, v in stats.items() if k != "recipients")
+
+
+def test_an_acknowledgement_made_while_its_delivery_is_being_sent_stands(notify_db):
+    """The dispatcher sends property management's e-mail; meanwhile property management
+    acknowledges in the app. The dispatcher's "sent", recorded after, must not undo the
+    acknowledgement: the escalation would then re-send and report a notice that was answered."""
+    _, engine = notify_db
+    Session = make_sessionmaker(engine, "notify")
+    with transaction(Session) as session:
+        notice = notices.publish(session, WATER_PLANT, dict(
+            OUTAGE, audience={"organization_ids": ["org-property"]}, requires_ack=True, certainty="Likely",
+            ack_deadline=utcnow() + timedelta(hours=1)))
+        notice_id = notice.id
+        row = fanout.delivery_row(notice, utcnow(), "organization", "org-property", "email")
+        fanout.insert_deliveries(session, [row])
+    dispatcher = Dispatcher(Session, transaction, channels={}, pii_key=PII_KEY)
+
+    acknowledging = Session()  # the acknowledgement holds its lock, not yet committed
+    notices.acknowledge(acknowledging, PROPERTY, notice_id, {})
+    recording = threading.Thread(target=lambda: dispatcher_record(dispatcher, Session, row["id"]))
+    recording.start()
+    wait_for(lambda: lock_waiters(engine) == 1, message="the dispatcher's write to wait on the acknowledgement")
+    acknowledging.commit()
+    acknowledging.close()
+    recording.join(10)
+    with transaction(Session) as session:
+        delivery = session.get(Delivery, row["id"])
+        assert (delivery.status, delivery.acknowledged_by, delivery.lease_until) == ("acknowledged", "property", None)
+        assert delivery.attempts == 0  # the send is not counted against an acknowledged delivery
+        # Past the deadline, the acknowledged organisation is not chased.
+        assert notices.escalate_overdue(session, now=utcnow() + timedelta(hours=2)) == []
+
+
+def dispatcher_record(dispatcher, Session, delivery_id):
+    with transaction(Session) as session:
+        dispatcher._record(session, [delivery_id], {delivery_id: Outcome(delivery_id, SENT)}, utcnow())

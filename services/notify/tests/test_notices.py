@@ -127,9 +127,12 @@ def test_acknowledged_in_time_is_not_escalated(notify):
                   audience={"organization_ids": ["org-property"]})
     created = notify.call("publish_notice", notice, caller=WATER_PLANT)
     wait_for(lambda: notify.call("inbox", caller=PROPERTY)["total"], message="the notice in the inbox")
-    notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
-    wait_for(lambda: datetime.now(timezone.utc) > datetime.fromisoformat(notice["ack_deadline"]) + timedelta(seconds=1),
-             timeout=30, interval=0.5, message="the deadline to pass")
+    deadline = datetime.fromisoformat(notice["ack_deadline"])
+    acknowledged = notify.call("acknowledge", created["id"], {}, caller=PROPERTY)
+    assert datetime.fromisoformat(acknowledged["acknowledged_at"]) < deadline  # in time: what this test is about
+    wait_for(lambda: datetime.now(timezone.utc) > deadline + timedelta(seconds=1),
+             timeout=(deadline - datetime.now(timezone.utc)).total_seconds() + 10, interval=0.5,
+             message="the deadline to pass")
     assert notify.call("escalate_overdue") == {"escalated": []}
     assert notify.call("get_notice", created["id"])["escalated_at"] is not None  # checked, found acknowledged
     assert not any(n["title"].startswith("【未确认】") for n in notify.call("inbox", caller=STAFF)["items"])
