@@ -10,7 +10,7 @@ import logging
 from datetime import timedelta
 from types import SimpleNamespace
 
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import bindparam, or_, select, text, update
 
 from heyun.pii import Protector
 from notify import fanout
@@ -21,6 +21,17 @@ log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 4
 LEASE = timedelta(seconds=60)
+
+
+# A send's outcome, written only while the delivery still waits (see Dispatcher._record).
+_deliveries = Delivery.__table__
+RECORD_OUTCOME = (
+    update(_deliveries)
+    .where(_deliveries.c.id == bindparam("b_id"),
+           or_(_deliveries.c.status == "pending", _deliveries.c.status == "held"))
+    .values({column: bindparam(column) for column in
+             ("status", "attempts", "sent_at", "delivered_at", "last_error", "next_attempt_at")})
+)
 
 
 def backoff(attempts):
@@ -142,29 +153,32 @@ class Dispatcher:
         if lock:  # in id order, as a cancel and a receipt lock them: no deadlock between them
             query = query.order_by(Delivery.id).with_for_update()
         deliveries = session.execute(query).all()
-        session.execute(update(Delivery).where(Delivery.id.in_(ids)).values(lease_until=None)
-                        .execution_options(synchronize_session=False))
-        still_waiting = Delivery.status.in_(("pending", "held"))
-        fallbacks = []
+        session.execute(update(Delivery.__table__).where(Delivery.id.in_(ids)).values(lease_until=None))
+        written, failed = [], []
         for d in deliveries:
             if d.status not in ("pending", "held"):
                 continue  # cancelled or acknowledged while it was being sent
             outcome = outcomes.get(d.id)
-            values = {"attempts": d.attempts + 1}
+            row = {"b_id": d.id, "status": d.status, "attempts": d.attempts + 1, "sent_at": d.sent_at,
+                   "delivered_at": d.delivered_at, "last_error": None, "next_attempt_at": d.next_attempt_at}
             if outcome is not None and outcome.ok:
-                values.update(status=outcome.status, sent_at=d.sent_at or now, last_error=None)
+                row.update(status=outcome.status, sent_at=d.sent_at or now)
                 if outcome.status == "delivered":
-                    values["delivered_at"] = now
+                    row["delivered_at"] = now
             else:
-                values["last_error"] = outcome.detail if outcome else "no outcome from the channel"
-                if outcome is not None and outcome.retryable and d.attempts + 1 < MAX_ATTEMPTS:
-                    values.update(status="pending", next_attempt_at=now + backoff(d.attempts + 1))
+                row["last_error"] = outcome.detail if outcome else "no outcome from the channel"
+                if outcome is not None and outcome.retryable and row["attempts"] < MAX_ATTEMPTS:
+                    row.update(status="pending", next_attempt_at=now + backoff(row["attempts"]))
                 else:
-                    values["status"] = "failed"
-            written = session.execute(update(Delivery).where(Delivery.id == d.id, still_waiting).values(**values)
-                                      .execution_options(synchronize_session=False)).rowcount
-            if written and values["status"] == "failed":
-                fallbacks.append(SimpleNamespace(**dict(d._mapping, **values)))
+                    row["status"] = "failed"
+                    failed.append((d, row))
+                    continue
+            written.append(row)
+        if written:  # one statement, executed for every row (as the ORM's flush did)
+            session.execute(RECORD_OUTCOME, written)
+        # A failure falls back to the next channel only if it was written: each on its own.
+        fallbacks = [SimpleNamespace(**dict(d._mapping, **row)) for d, row in failed
+                     if session.execute(RECORD_OUTCOME, row).rowcount]
         if fallbacks:
             fanout.insert_deliveries(session, fallback_rows(session, fallbacks, now))
 
