@@ -74,6 +74,43 @@ def pytest_configure(config):
         config.option.RABBIT_API_URI = os.environ["RABBIT_API_URI"]
     if not os.environ.get("TEST_DATABASE_URL"):
         os.environ["TEST_DATABASE_URL"] = _start_container("postgresql")
+    check_prerequisites(amqp_uri, config.option.RABBIT_API_URI, os.environ["TEST_DATABASE_URL"])
+
+
+# What a newcomer meets first (RabbitMQ from Debian has its management plugin off), said once and
+# in seconds, instead of a hundred tests failing one by one with "connection refused".
+FIXES = {
+    "broker": "start RabbitMQ: rabbitmq-server -detached (or apt-get install rabbitmq-server), or set AMQP_URI",
+    "management": "enable RabbitMQ's management plugin (nameko's test fixtures use its HTTP API): "
+                  "rabbitmq-plugins enable rabbitmq_management, or set RABBIT_API_URI",
+    "database": "start PostgreSQL: pg_ctlcluster --skip-systemctl-redirect <version> main start, "
+                "or set TEST_DATABASE_URL to a server whose user may create databases",
+}
+
+
+def check_prerequisites(amqp_uri, api_uri, database_url):
+    """Stop the run with one message naming each missing piece and the command that fixes it."""
+    import requests
+
+    missing = []
+    amqp = urlparse(amqp_uri)
+    if not _reachable(amqp.hostname or "127.0.0.1", amqp.port or 5672):
+        missing.append(("broker", f"nothing answers at {amqp.hostname}:{amqp.port or 5672}"))
+    else:
+        api = urlparse(api_uri)
+        try:
+            answer = requests.get(f"{api.scheme}://{api.hostname}:{api.port or 15672}/api/overview",
+                                  auth=(api.username or "guest", api.password or "guest"), timeout=3)
+            if answer.status_code != 200:
+                missing.append(("management", f"{api.hostname}:{api.port} answered {answer.status_code}"))
+        except requests.RequestException:
+            missing.append(("management", f"nothing answers at {api.hostname}:{api.port or 15672}"))
+    database = urlparse(database_url)
+    if not _reachable(database.hostname or "127.0.0.1", database.port or 5432):
+        missing.append(("database", f"nothing answers at {database.hostname}:{database.port or 5432}"))
+    if missing:
+        raise pytest.UsageError("The tests need real services, and some are not there:\n" + "\n".join(
+            f"- {piece} ({why}): {FIXES[piece]}" for piece, why in missing))
 
 
 def pytest_unconfigure(config):
