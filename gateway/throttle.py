@@ -43,6 +43,7 @@ from sqlalchemy import delete, func, select
 from gateway import accounts
 from gateway.exceptions import TooManyRequests, Unauthorized
 from gateway.models import SignInFailure, SignInThrottle
+from heyun.config import days_setting
 from heyun.db import conflict_insert, transaction, utcnow
 
 ACCOUNT, ADDRESS = "account", "address"
@@ -163,17 +164,8 @@ def forget_old(Session, rules, failure_retention, now=None):
 
 
 def failure_retention_from(config):
-    """``SIGN_IN_FAILURE_RETENTION_DAYS`` (90) as a timedelta; a value that is not a whole number
-    of days above zero stops the gateway's start."""
-    value = config.get("SIGN_IN_FAILURE_RETENTION_DAYS")
-    value = 90 if value in (None, "") else value
-    try:
-        days = int(value)
-    except (TypeError, ValueError):
-        days = 0
-    if days < 1:
-        raise SystemExit(f"SIGN_IN_FAILURE_RETENTION_DAYS must be a whole number of days (1 or more), not {value!r}.")
-    return timedelta(days=days)
+    """``SIGN_IN_FAILURE_RETENTION_DAYS`` (90) as a timedelta, checked at the gateway's start."""
+    return timedelta(days=days_setting(config, "SIGN_IN_FAILURE_RETENTION_DAYS", 90))
 
 
 def failures(session, username=None, limit=50, offset=0):

@@ -49,6 +49,19 @@ PLACEHOLDERS = {"", "CHANGE-ME"}
 _SUBSTITUTION = re.compile(r"^(\w+):\s*\$\{(\w+):(.*)\}\s*$", re.MULTILINE)
 
 
+def days_setting(config, name, default):
+    """A retention setting in whole days (1 or more), read once at a service's start: a bad value
+    stops the start naming the variable, instead of failing each periodic clean-up after it."""
+    value = config.get(name, default)  # set but empty is a mistake, not the default
+    try:
+        days = int(value)
+    except (TypeError, ValueError):
+        days = 0
+    if days < 1:
+        raise SystemExit(f"{name} must be a whole number of days (1 or more), not {value!r}.")
+    return days
+
+
 def is_production():
     return os.environ.get("HEYUN_ENV", "development") == "production"
 

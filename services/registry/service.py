@@ -9,6 +9,7 @@ from nameko.timer import timer
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from heyun.config import days_setting
 from heyun.db import Database
 from heyun.errors import Conflict, InvalidInput
 from heyun.events import asyncapi_document
@@ -27,14 +28,7 @@ class AuditRetention(DependencyProvider):
     (naming the variable) instead of failing the hourly expiry ever after."""
 
     def setup(self):
-        value = self.container.config.get("PII_AUDIT_RETENTION_DAYS", RETENTION_DAYS)
-        try:
-            self.days = int(value)
-        except (TypeError, ValueError):
-            self.days = 0
-        if self.days < 1:
-            raise SystemExit(f"registry: PII_AUDIT_RETENTION_DAYS must be a whole number of days "
-                             f"(1 or more), not {value!r}.")
+        self.days = days_setting(self.container.config, "PII_AUDIT_RETENTION_DAYS", RETENTION_DAYS)
 
     def get_dependency(self, worker_ctx):
         return self.days
