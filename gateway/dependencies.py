@@ -9,11 +9,12 @@ from dataclasses import replace
 import eventlet
 from nameko.extensions import DependencyProvider
 from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
+from nameko.rpc import RpcProxy, ServiceProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
+from community.services import SERVICES, names
 from gateway.exceptions import ServiceUnavailable
-from gateway.openapi import path_template
+from gateway.edge.openapi import path_template
 from heyun.identity import CONTEXT_KEY, ROUTE, Caller
 
 
@@ -41,12 +42,38 @@ class TimedServiceProxy:
         return call
 
 
+def rpc_timeout(config):
+    return float(config.get("RPC_TIMEOUT_SECONDS", 30))
+
+
 class ServiceRpc(RpcProxy):
     """``RpcProxy`` whose calls give up after ``RPC_TIMEOUT_SECONDS`` with a 503."""
 
     def get_dependency(self, worker_ctx):
-        timeout = float(self.container.config.get("RPC_TIMEOUT_SECONDS", 30))
+        timeout = rpc_timeout(self.container.config)
         return TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service, timeout)
+
+
+class ClusterRpc(RpcProxy):
+    """``ServiceRpc`` to services named at run time, ``self.services["notify"].catalogue()``: for
+    a route that goes over the service list (``community.services``) rather than naming each.
+    Nameko 2 has no such provider; its ``ServiceProxy`` takes any name and shares the reply queue."""
+
+    def __init__(self, **options):
+        super().__init__(None, **options)
+
+    def get_dependency(self, worker_ctx):
+        timeout = rpc_timeout(self.container.config)
+        return ServicesByName(lambda name: TimedServiceProxy(
+            ServiceProxy(worker_ctx, name, self.rpc_reply_listener, **self.options), name, timeout))
+
+
+class ServicesByName:
+    def __init__(self, proxy_for):
+        self._proxy_for = proxy_for
+
+    def __getitem__(self, service_name):
+        return self._proxy_for(service_name)
 
 
 class Readiness(DependencyProvider):
@@ -62,9 +89,7 @@ class Readiness(DependencyProvider):
 
 
 def default_services():
-    from heyun.config import service_names
-
-    return [name for name in service_names() if name != "gateway"]
+    return names(SERVICES)
 
 
 def check(config, services, timeout):

@@ -1,7 +1,7 @@
 """Errors only the gateway raises (HTTP-level problems); domain errors come from ``heyun.errors``.
 
 They subclass ``DomainError`` so they carry ``detail`` and field ``errors`` the same way, and the
-error table in ``problems.py`` maps every class to its status in one place.
+error table in ``edge/problems.py`` maps every class to its status in one place.
 """
 from heyun.errors import DomainError
 
