@@ -6,8 +6,7 @@ Who may do what:
 - accounts are created and changed by admins only: an account is a key to everything its roles
   open, so handing them out stays with the role that is answerable for it;
 - accounts are listed and read by admins and staff too, because answering "who can sign in as the
-  water plant?" is part of staff's daily work; an account shows no secret (the password hash is
-  never shown);
+  water plant?" is part of staff's daily work, and an account shows no secret;
 - unlocking a username and reading the failed sign-ins are for admins, who hand out the accounts.
 """
 import time

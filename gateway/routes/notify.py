@@ -9,9 +9,8 @@ Who may do what:
   concerns them (staff everything, an organisation what it issued or was sent, a resident their
   own notices, a grid worker the door-to-door notices they carry); another's notice is a 404;
 - door-to-door task lists: grid workers (and admin and staff);
-- the SMS gateway's delivery receipts: a public route, since the SMS gateway is a machine with no
-  account: its HMAC signature (checked by notify, which holds ``SMS_RECEIPT_SECRET``) is what
-  authenticates it.
+- the SMS gateway's delivery receipts: no token, since the SMS gateway is a machine with no
+  account; the receipts' HMAC signature, which notify checks, is what authenticates it.
 """
 from werkzeug.wrappers import Response
 
