@@ -63,17 +63,18 @@ class ClusterRpc(RpcProxy):
         super().__init__(None, **options)
 
     def get_dependency(self, worker_ctx):
-        timeout = rpc_timeout(self.container.config)
-        return ServicesByName(lambda name: TimedServiceProxy(
-            ServiceProxy(worker_ctx, name, self.rpc_reply_listener, **self.options), name, timeout))
+        return ServicesByName(self, worker_ctx)
 
 
 class ServicesByName:
-    def __init__(self, proxy_for):
-        self._proxy_for = proxy_for
+    def __init__(self, provider, worker_ctx):
+        self._provider = provider
+        self._worker_ctx = worker_ctx
 
     def __getitem__(self, service_name):
-        return self._proxy_for(service_name)
+        provider = self._provider
+        proxy = ServiceProxy(self._worker_ctx, service_name, provider.rpc_reply_listener, **provider.options)
+        return TimedServiceProxy(proxy, service_name, rpc_timeout(provider.container.config))
 
 
 class Readiness(DependencyProvider):
