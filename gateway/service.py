@@ -4,19 +4,18 @@ in ``gateway/routes/`` and one line below; what a route does and who may call it
 from nameko.dependency_providers import Config
 
 from gateway.dependencies import RouteInContext
-from gateway.routes.auth import AuthRoutes
-from gateway.routes.notify import NotifyRoutes
-from gateway.routes.operations import OperationsRoutes
-from gateway.routes.registry import RegistryRoutes
+# The modules, not their classes: ``nameko run gateway.service`` takes every class in this module
+# that has entrypoints for a service, and a mixin is not one.
+from gateway.routes import auth, notify, operations, registry
 from heyun.db import Database
 from heyun.identity import CallerIdentity
 
 
 class GatewayService(
-    AuthRoutes,
-    OperationsRoutes,
-    RegistryRoutes,
-    NotifyRoutes,
+    auth.AuthRoutes,
+    operations.OperationsRoutes,
+    registry.RegistryRoutes,
+    notify.NotifyRoutes,
 ):
     name = "gateway"
 
