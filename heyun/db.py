@@ -8,13 +8,14 @@ connection, and pools are sized to the worker count.
 import logging
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
+from heyun.clock import utcnow  # noqa: F401 (re-exported for the services' models)
 from heyun.config import refuse_unsafe_production
 
 log = logging.getLogger(__name__)
@@ -38,10 +39,6 @@ def _make_psycopg_green():
 def new_id():
     """Ids are UUID strings: unique across replicas without asking the database."""
     return str(uuid.uuid4())
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
 
 
 class UtcDateTime(TypeDecorator):

@@ -27,7 +27,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from heyun.errors import InvalidInput
-from heyun.events import is_envelope, utcnow
+from heyun.clock import utcnow
+from heyun.events import is_envelope
 from heyun.outbox import processed_events
 from heyun.publisher import ConfirmingPublisher
 
