@@ -48,7 +48,7 @@ class NotifyService(chassis.Service):
     published_events = events.ALL
 
     engine = Engine()
-    pii = PiiProtection()  # decrypts the health tags and phone numbers in registry events
+    pii = PiiProtection()  # decrypts the health tags in registry events for the projection
     registry = ServiceRpc("registry", timeout=SNAPSHOT_CALL_SECONDS)  # for its snapshots
     registry_snapshot = SnapshotSync("registry")
 
