@@ -10,13 +10,12 @@ so work left by a crashed process or another replica is picked up too. Replicas 
 through leases; nothing here needs to be the only copy running.
 """
 import logging
-import threading
-import time
 from datetime import timedelta
 
 from sqlalchemy import select
 
 from heyun.db import transaction
+from heyun.loops import Loop
 from heyun.outbox import record
 from notify import fanout, notices
 from notify.channels import build_channels
@@ -25,34 +24,6 @@ from notify.events import NOTICE_FANNED_OUT
 from notify.models import Notice, utcnow
 
 log = logging.getLogger(__name__)
-
-
-class Loop:
-    """Run ``step`` until stopped; ``step`` returns True when it did work (run again at once)."""
-
-    def __init__(self, name, step, idle_seconds):
-        self.name, self.step, self.idle_seconds = name, step, idle_seconds
-        self.wakeup = threading.Event()
-        self.running = True
-
-    def run(self):
-        backoff = 0.5
-        while self.running:
-            try:
-                busy = self.step()
-                backoff = 0.5
-            except Exception:  # the database or a channel is down: log, wait, keep going
-                log.exception("notify %s loop failed; retrying in %.1fs", self.name, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30)
-                continue
-            if not busy:
-                self.wakeup.wait(self.idle_seconds)
-                self.wakeup.clear()
-
-    def stop(self):
-        self.running = False
-        self.wakeup.set()
 
 
 class NotifyEngine:
@@ -65,9 +36,9 @@ class NotifyEngine:
         # Absent: the 22:00-07:00 of DOMAIN.md. A malformed value stops the service at start.
         fanout.configure_quiet_hours(config.get("QUIET_HOURS", "22:00-07:00"), config.get("TIME_ZONE"))
         self.loops = {
-            "fanout": Loop("fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
-            "dispatch": Loop("dispatch", self.dispatch_step, float(config.get("DISPATCH_POLL_SECONDS") or 1)),
-            "housekeeping": Loop("housekeeping", self.housekeeping_step,
+            "fanout": Loop("notify fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
+            "dispatch": Loop("notify dispatch", self.dispatch_step, float(config.get("DISPATCH_POLL_SECONDS") or 1)),
+            "housekeeping": Loop("notify housekeeping", self.housekeeping_step,
                                  float(config.get("ESCALATION_CHECK_SECONDS") or 30)),
         }
 
@@ -86,7 +57,7 @@ class NotifyEngine:
 
     def wake(self, *names):
         for name in names or self.loops:
-            self.loops[name].wakeup.set()
+            self.loops[name].wake()
 
     # -- the steps ----------------------------------------------------------------------------
     def fan_out_step(self):
