@@ -179,6 +179,8 @@ def test_services_reconnect_after_the_broker_drops_every_connection(start, datab
 def test_the_relay_publishes_the_bytes_it_stored(database, service_config):
     """The relay sends each outbox row's payload as stored (no parse and re-encode per event):
     what a consumer receives is byte for byte the envelope recorded with the change."""
+    import json
+
     from kombu import Connection, Exchange, Queue
 
     from heyun.db import make_sessionmaker, transaction
@@ -188,9 +190,12 @@ def test_the_relay_publishes_the_bytes_it_stored(database, service_config):
     url, engine = database
     config = service_config(DATABASE_URL=url)
     with transaction(make_sessionmaker(engine, "announcer")) as session:
-        record(session, KEY_ANNOUNCED, {"key": "水压不足 — floor 5"})
-    with engine.connect() as conn:
-        stored = conn.execute(select(outbox_events.c.payload)).scalar()
+        envelope = record(session, KEY_ANNOUNCED, {"key": "水压不足 — floor 5"})
+    # Stored in a spelling json.dumps would not write again (no spaces): a relay that parsed and
+    # re-encoded the payload would send other bytes.
+    stored = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    with engine.begin() as conn:
+        conn.execute(outbox_events.update().values(payload=stored))
     relay = OutboxRelay(engine, config)
     with Connection(config["AMQP_URI"]) as connection:
         exchange = Exchange(exchange_name("announcer"), "topic", durable=True)
@@ -202,5 +207,6 @@ def test_the_relay_publishes_the_bytes_it_stored(database, service_config):
         finally:
             relay.stop()
             queue.delete()
-    assert message.body == stored.encode("utf-8")
-    assert message.content_type == "application/json"
+    # kombu hands over the body decoded with the message's content encoding (UTF-8).
+    assert message.content_type == "application/json" and message.content_encoding == "utf-8"
+    assert message.body == stored
