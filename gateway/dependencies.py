@@ -13,7 +13,7 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from community.services import SERVICES, names
 from gateway.edge.openapi import path_template
 from heyun.identity import CONTEXT_KEY, ROUTE, Caller
-from heyun.rpc import ClusterRpc, ServiceRpc  # noqa: F401 (the route mixins declare their proxies with them)
+
 
 
 class Readiness(DependencyProvider):

@@ -14,7 +14,7 @@ import time
 from marshmallow import ValidationError
 
 from gateway import accounts, links, schemas, throttle
-from gateway.dependencies import ServiceRpc
+from heyun.rpc import ServiceRpc
 from gateway.edge.http import BASE, api
 from gateway.models import Account
 from gateway.routes import ACCOUNT_MANAGERS, ACCOUNT_READERS

@@ -15,7 +15,7 @@ Who may do what:
 from werkzeug.wrappers import Response
 
 from gateway import schemas
-from gateway.dependencies import ServiceRpc
+from heyun.rpc import ServiceRpc
 from gateway.edge.http import BASE, api
 from gateway.edge.problems import JSON_TYPE, dumps
 from gateway.routes import DOOR_TO_DOOR, EVERYONE, PUBLISHERS

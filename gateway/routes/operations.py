@@ -12,7 +12,8 @@ from werkzeug.wrappers import Response
 
 from community.services import SERVICES, names
 from gateway import schemas
-from gateway.dependencies import ClusterRpc, Readiness
+from gateway.dependencies import Readiness
+from heyun.rpc import ClusterRpc
 from gateway.edge import openapi
 from gateway.edge.http import BASE, api
 from gateway.edge.problems import JSON_TYPE, dumps

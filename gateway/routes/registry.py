@@ -20,7 +20,7 @@ Who may do what:
 from werkzeug.wrappers import Response
 
 from gateway import schemas, spreadsheets
-from gateway.dependencies import ServiceRpc
+from heyun.rpc import ServiceRpc
 from gateway.edge.http import BASE, api
 from gateway.routes import (ADMIN, EVERYONE, HOUSEHOLD_READERS, PROXY_USERS, READERS, RESIDENT_READERS,
                             RESIDENT_WRITERS)
