@@ -25,9 +25,12 @@ import jsonschema
 import pytest
 import requests
 from kombu import Connection, Exchange, Queue, binding
+from marshmallow import Schema, fields
 from openapi_schema_validator import OAS30ReadValidator
 from openapi_spec_validator import validate as validate_openapi_document
 
+from gateway.service import merge_catalogues
+from heyun.events import EventType, asyncapi_document
 from heyun.testing import wait_for
 from tests.conftest import running_platform
 from tests.test_e2e_registry import all_items, id_number
@@ -149,6 +152,26 @@ def test_the_parser_check_can_fail(catalogue, asyncapi_parser, tmp_path):
     next(iter(broken["channels"].values()))["bindings"]["amqp"]["is"] = "exchange"
     status, output = asyncapi_parser(broken, tmp_path)
     assert status == 1 and "bindings/amqp/is" in output, output
+
+
+def test_merged_catalogues_keep_an_event_name_two_services_share_apart(asyncapi_parser, tmp_path):
+    # Channel ids start with the service; the message a second service names alike is renamed.
+    class Thing(Schema):
+        thing_id = fields.String(required=True)
+        colour = fields.String(allow_none=True, metadata={"enum": ["red", "green"]})
+
+    thing = EventType("thing_happened", Thing, "A thing happened.")
+    merged = merge_catalogues({"alpha": asyncapi_document("alpha", [thing]),
+                               "beta": asyncapi_document("beta", [thing])})
+    status, output = asyncapi_parser(merged, tmp_path)
+    assert status == 0, output
+    alpha, beta = merged["channels"]["alpha.thing_happened"], merged["channels"]["beta.thing_happened"]
+    assert alpha["address"] == beta["address"] == "thing_happened"
+    assert [c["bindings"]["amqp"]["exchange"]["name"] for c in (alpha, beta)] == ["alpha.events", "beta.events"]
+    assert resolve(merged, beta["messages"]["thing_happened"])["payload"]["properties"]["source"]["const"] == "beta"
+    assert resolve(merged, alpha["messages"]["thing_happened"])["payload"]["properties"]["source"]["const"] == "alpha"
+    colour = merged["components"]["messages"]["thing_happened"]["payload"]["properties"]["data"]["properties"]["colour"]
+    assert colour == {"type": ["string", "null"], "enum": ["red", "green", None]}
 
 
 def test_the_catalogue_payloads_are_plain_json_schema(catalogue):
