@@ -473,9 +473,9 @@ def merge_catalogues(documents):
         for channel_id, channel in (document.get("channels") or {}).items():
             # A channel's messages point at the components; operations point at the channel's
             # own message keys, which stay as they are.
+            names = {key: ref["$ref"].rsplit("/", 1)[-1] for key, ref in (channel.get("messages") or {}).items()}
             channel = dict(channel, messages={
-                key: {"$ref": f"#/components/messages/{renames.get(ref['$ref'].rsplit('/', 1)[-1], key)}"}
-                for key, ref in (channel.get("messages") or {}).items()})
+                key: {"$ref": f"#/components/messages/{renames.get(name, name)}"} for key, name in names.items()})
             merged["channels"][channel_id] = channel
         merged["operations"].update(document.get("operations") or {})
     return merged

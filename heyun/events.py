@@ -101,7 +101,7 @@ def asyncapi_document(service, event_types, amqp_uri_hint="amqp://broker:5672"):
                     "data": json_schema(et.schema),
                 },
             },
-            # The relay publishes UTF-8 JSON with the event id as the AMQP message id.
+            # The relay publishes UTF-8 JSON (content_encoding utf-8, as the publisher sets it).
             "bindings": {"amqp": {"contentEncoding": "utf-8", "bindingVersion": AMQP_BINDINGS}},
         }
         channel_id = f"{service}.{et.name}"
