@@ -19,6 +19,8 @@ from sqlalchemy.orm import sessionmaker
 from heyun.clock import utcnow  # noqa: F401 (re-exported for the services' models)
 from heyun.config import refuse_unsafe_production
 from heyun.errors import Conflict
+from heyun.events import exchange_name
+from heyun.publisher import declare_topic_exchange
 
 log = logging.getLogger(__name__)
 
@@ -195,6 +197,17 @@ class Database(DependencyProvider):
 
             self.relay = OutboxRelay(self.engine, config)
             self.relay.watch(self.Session)
+            self._declare_events_exchange(config["AMQP_URI"])
+
+    def _declare_events_exchange(self, amqp_uri):
+        # In setup, so the exchange exists before any entrypoint of this service starts (all
+        # extensions' setup ends before the first start). Without a broker now, the relay still
+        # declares it before its first publish, so nothing is lost but the early declaration.
+        name = exchange_name(self.container.service_name)
+        try:
+            declare_topic_exchange(amqp_uri, name)
+        except Exception as exc:  # broker down at start: the service's own consumers will say so
+            log.warning("could not declare %s at start: %s", name, exc)
 
     def start(self):
         if self.relay:

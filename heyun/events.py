@@ -7,12 +7,12 @@ once, with a marshmallow schema for ``data``; the same declarations validate wha
 build the machine-readable AsyncAPI catalogue integrators read.
 """
 import uuid
+from urllib.parse import urlsplit
 
-from apispec import APISpec
-from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 
 from heyun.clock import utcnow
+from heyun.schemadoc import json_schema
 
 ENVELOPE_FIELDS = ("event_id", "event_type", "version", "occurred_at", "source", "data")
 
@@ -64,14 +64,22 @@ def is_envelope(body):
     return isinstance(body, dict) and all(key in body for key in ENVELOPE_FIELDS)
 
 
+# The AMQP bindings' version these documents follow (https://github.com/asyncapi/bindings/tree/master/amqp).
+AMQP_BINDINGS = "0.3.0"
+
+
 def asyncapi_document(service, event_types, amqp_uri_hint="amqp://broker:5672"):
-    """An AsyncAPI 2.6 document describing every event ``service`` publishes."""
-    # apispec turns marshmallow schemas into JSON Schema; nested schemas are inlined (no resolver).
-    plugin = MarshmallowPlugin(schema_name_resolver=lambda schema: None)
-    spec = APISpec(title=service, version="1", openapi_version="3.0.3", plugins=[plugin])
-    channels, messages = {}, {}
+    """An AsyncAPI 3.0 document describing every event ``service`` publishes.
+
+    What is on the wire: one topic exchange per service (``<service>.events``, durable, declared
+    when the service starts) and the event type as the routing key. In AsyncAPI 3.0 a channel's
+    ``address`` is that routing key and its AMQP binding (``is: routingKey``) names the exchange;
+    the channel's id (``<service>.<event type>``) is only the document's own key, so two services'
+    events never clash when catalogues are merged.
+    """
+    messages, channels, operations = {}, {}, {}
+    exchange = {"name": exchange_name(service), "type": "topic", "durable": True, "autoDelete": False}
     for et in event_types:
-        payload = plugin.converter.schema2jsonschema(et.schema)
         messages[et.name] = {
             "name": et.name,
             "title": et.name,
@@ -86,25 +94,41 @@ def asyncapi_document(service, event_types, amqp_uri_hint="amqp://broker:5672"):
                     "version": {"type": "integer", "const": et.version},
                     "occurred_at": {"type": "string", "format": "date-time"},
                     "source": {"type": "string", "const": service},
-                    "data": payload,
+                    "data": json_schema(et.schema),
                 },
             },
+            # The relay publishes UTF-8 JSON (content_encoding utf-8, as the publisher sets it).
+            "bindings": {"amqp": {"contentEncoding": "utf-8", "bindingVersion": AMQP_BINDINGS}},
         }
-        channels[f"{exchange_name(service)}/{et.name}"] = {
+        channel_id = f"{service}.{et.name}"
+        channels[channel_id] = {
+            "address": et.name,  # the routing key
+            "title": f"{et.name} on {exchange_name(service)}",
             "description": et.description,
-            "subscribe": {"message": {"$ref": f"#/components/messages/{et.name}"}},
-            "bindings": {
-                "amqp": {
-                    "is": "routingKey",
-                    "exchange": {"name": exchange_name(service), "type": "topic", "durable": True},
-                    "bindingVersion": "0.2.0",
-                }
-            },
+            "messages": {et.name: {"$ref": f"#/components/messages/{et.name}"}},
+            "bindings": {"amqp": {"is": "routingKey", "exchange": dict(exchange),
+                                  "bindingVersion": AMQP_BINDINGS}},
         }
+        operations[channel_id] = {
+            "action": "send",
+            "title": f"{service} publishes {et.name}",
+            "summary": et.description,
+            "channel": {"$ref": f"#/channels/{channel_id}"},
+            "messages": [{"$ref": f"#/channels/{channel_id}/messages/{et.name}"}],
+            # Persistent messages, confirmed by the broker before the outbox row is marked sent.
+            "bindings": {"amqp": {"deliveryMode": 2, "bindingVersion": AMQP_BINDINGS}},
+        }
+    hint = urlsplit(amqp_uri_hint)
     return {
-        "asyncapi": "2.6.0",
-        "info": {"title": f"Heyun {service} events", "version": "1.0.0"},
-        "servers": {"rabbitmq": {"url": amqp_uri_hint, "protocol": "amqp"}},
+        "asyncapi": "3.0.0",
+        "info": {"title": f"Heyun {service} events", "version": "1.0.0",
+                 "description": f"Events {service} publishes on the topic exchange `{exchange_name(service)}`, "
+                                "the event type as the routing key; every message is the envelope "
+                                "{event_id, event_type, version, occurred_at, source, data}."},
+        "defaultContentType": "application/json",
+        "servers": {"rabbitmq": {"host": hint.netloc, "protocol": "amqp", "protocolVersion": "0.9.1",
+                                 "description": "The platform's RabbitMQ broker."}},
         "channels": channels,
-        "components": {"messages": messages, "schemas": spec.to_dict().get("components", {}).get("schemas", {})},
+        "operations": operations,
+        "components": {"messages": messages},
     }

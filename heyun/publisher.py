@@ -134,3 +134,16 @@ class ConfirmingPublisher:
         except Exception:
             self.close()
             raise
+
+
+def declare_topic_exchange(amqp_uri, name):
+    """Declare the durable topic exchange ``name`` on its own short connection (idempotent).
+
+    A service declares its events exchange when it starts, not when it first publishes: an
+    integrator binding a queue to it (or checking it with a passive declare) before the first
+    event would otherwise get a 404. Same arguments as the publisher's own declaration, which
+    RabbitMQ requires of a second declare.
+    """
+    with Connection(amqp_uri, connect_timeout=5) as connection:
+        connection.ensure_connection(max_retries=2)
+        connection.default_channel.exchange_declare(name, "topic", durable=True, auto_delete=False)

@@ -3,9 +3,17 @@
 Each gateway container gets its own ``CollectorRegistry`` (not the process-wide default), so
 several containers in one test process, or a restart, never collide on metric names. Routes are
 the URL rules (``/api/v1/residents/<resident_id>``), never raw paths, so ids do not explode the
-number of series.
+number of series; methods are the standard ones (RFC 9110) or ``other``, so a client sending
+``BREW`` or random words cannot make new series either.
 """
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Histogram, generate_latest
+
+# RFC 9110's methods and PATCH (RFC 5789); method names are case-sensitive.
+METHODS = frozenset(("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "CONNECT", "TRACE"))
+
+
+def method_label(method):
+    return method if method in METHODS else "other"
 
 
 class HttpMetrics:
@@ -22,6 +30,7 @@ class HttpMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30))
 
     def observe(self, method, route, status, seconds):
+        method = method_label(method)
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 

@@ -9,6 +9,7 @@ from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
 from gateway.edge.http import ApiEndpoint, SPREADSHEET_TYPES
 from gateway.schemas import Health, Problem
+from heyun.schemadoc import null_in_enums
 from heyun.schemas import MAX_LIMIT, MAX_OFFSET
 
 _documents = {}
@@ -108,7 +109,8 @@ def build(service_cls):
         spec.path(path=path, operations=paths[path])
     document = spec.to_dict()
     document["security"] = [{"bearer": []}]
-    return document
+    # OpenAPI 3.0.3: `nullable` does not widen an `enum`; a null the API sends must be listed.
+    return null_in_enums(document)
 
 
 def document(service_cls):

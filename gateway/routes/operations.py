@@ -47,14 +47,19 @@ class OperationsRoutes:
 
 
 def merge_catalogues(documents):
-    """Several services' AsyncAPI documents as one: each service publishes on its own exchange,
-    so channels never clash; a message name two services share is kept apart by its service."""
+    """Several services' AsyncAPI 3.0 documents as one. Channel and operation ids start with their
+    service (``registry.resident_registered``) and each service publishes on its own exchange, so
+    they never clash; a message name two services share is kept apart by its service."""
     merged, seen = None, {}
     for service, document in documents.items():
         if merged is None:
-            merged = {key: value for key, value in document.items() if key not in ("channels", "components")}
-            merged["info"] = dict(document.get("info") or {}, title="Heyun events")
-            merged.update(channels={}, components={"messages": {}, "schemas": {}}, **{"x-services": []})
+            merged = {key: value for key, value in document.items()
+                      if key not in ("channels", "operations", "components")}
+            merged["info"] = dict(document.get("info") or {}, title="Heyun events",
+                                  description="Every service's events: each service publishes on its "
+                                              "own topic exchange `<service>.events`, the event type "
+                                              "as the routing key (each channel's `address`).")
+            merged.update(channels={}, operations={}, components={"messages": {}}, **{"x-services": []})
         merged["x-services"].append(service)
         renames = {}
         for name, message in (document.get("components", {}).get("messages") or {}).items():
@@ -62,11 +67,12 @@ def merge_catalogues(documents):
             renames[name] = key
             seen[key] = service
             merged["components"]["messages"][key] = message
-        merged["components"]["schemas"].update(document.get("components", {}).get("schemas") or {})
-        for channel, item in (document.get("channels") or {}).items():
-            ref = item.get("subscribe", {}).get("message", {}).get("$ref", "")
-            name = ref.rsplit("/", 1)[-1]
-            if name in renames and renames[name] != name:
-                item = dict(item, subscribe=dict(item["subscribe"], message={"$ref": f"#/components/messages/{renames[name]}"}))
-            merged["channels"][channel] = item
+        for channel_id, channel in (document.get("channels") or {}).items():
+            # A channel's messages point at the components; operations point at the channel's
+            # own message keys, which stay as they are.
+            names = {key: ref["$ref"].rsplit("/", 1)[-1] for key, ref in (channel.get("messages") or {}).items()}
+            channel = dict(channel, messages={
+                key: {"$ref": f"#/components/messages/{renames.get(name, name)}"} for key, name in names.items()})
+            merged["channels"][channel_id] = channel
+        merged["operations"].update(document.get("operations") or {})
     return merged

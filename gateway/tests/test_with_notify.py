@@ -218,12 +218,15 @@ def test_update_and_cancel_reference_the_notice(outage):
 
 def test_the_event_catalogue_holds_registry_and_notify_events(notify_platform):
     document = notify_platform.get("/api/v1/events/catalogue", as_user="staff").json()
-    assert document["asyncapi"].startswith("2.") and document["x-services"] == ["registry", "notify"]
+    assert document["asyncapi"].startswith("3.") and document["x-services"] == ["registry", "notify"]
     messages = document["components"]["messages"]
     assert {"resident_registered", "notice_published", "notice_escalated"} <= set(messages)
+    assert {"registry.resident_registered", "notify.notice_published"} <= set(document["channels"])
     for channel in document["channels"].values():
-        ref = channel["subscribe"]["message"]["$ref"]
+        (ref,) = [message["$ref"] for message in channel["messages"].values()]
         assert ref.rsplit("/", 1)[-1] in messages
+    for operation in document["operations"].values():
+        assert operation["channel"]["$ref"].rsplit("/", 1)[-1] in document["channels"]
 
 
 def test_the_openapi_document_describes_the_notice_routes(gateway):

@@ -266,7 +266,7 @@ def test_unknown_ids_are_not_found(registry):
 
 def test_catalogue_lists_every_event(registry):
     doc = registry.call("catalogue")
-    assert doc["asyncapi"].startswith("2.")
+    assert doc["asyncapi"].startswith("3.")
     names = set(doc["components"]["messages"])
     assert {"resident_registered", "resident_moved", "proxy_request_overdue"} <= names
     payload = doc["components"]["messages"]["resident_registered"]["payload"]["properties"]["data"]
