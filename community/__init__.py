@@ -1,0 +1,1 @@
+"""What is platform-wide but not kernel mechanics: the list of services (``community.services``)."""
