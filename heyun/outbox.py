@@ -29,7 +29,8 @@ from sqlalchemy import (
 )
 
 from heyun.db import UtcDateTime
-from heyun.events import exchange_name, make_envelope, utcnow
+from heyun.clock import utcnow
+from heyun.events import exchange_name, make_envelope
 from heyun.publisher import ConfirmingPublisher
 
 log = logging.getLogger(__name__)

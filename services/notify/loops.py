@@ -1,4 +1,5 @@
-"""The notify engine: the background loops of one notify process.
+"""The notify engine: the background loops of one notify process (plain Python; the service's
+``Engine`` dependency in ``service.py`` starts and stops them with the container).
 
 * fan-out: notices in ``publishing`` get their deliveries written, batch by batch, resumably;
 * dispatch: due deliveries are handed to their channels;
@@ -13,10 +14,9 @@ import threading
 import time
 from datetime import timedelta
 
-from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
-from heyun.db import Database, transaction
+from heyun.db import transaction
 from heyun.outbox import record
 from notify import fanout, notices
 from notify.channels import build_channels
@@ -55,11 +55,10 @@ class Loop:
         self.wakeup.set()
 
 
-class NotifyEngine(DependencyProvider):
-    def setup(self):
-        config = self.container.config
-        self.Session = None  # the service's Database provider's, taken at start (see ``start``)
-        self.projection_synced = False  # set once this process has taken the registry's snapshot
+class NotifyEngine:
+    def __init__(self, config):
+        self.config = config
+        self.Session = None  # the service's Database provider's, given at start
         self.batch_size = int(config.get("FANOUT_BATCH_SIZE") or 5000)
         self.lease = timedelta(seconds=float(config.get("FANOUT_LEASE_SECONDS") or 60))
         self.channels = build_channels(config)
@@ -72,24 +71,18 @@ class NotifyEngine(DependencyProvider):
                                  float(config.get("ESCALATION_CHECK_SECONDS") or 30)),
         }
 
-    def start(self):
-        # Share the Database provider's sessions, so events recorded here wake its outbox relay.
-        database = next(d for d in self.container.dependencies if isinstance(d, Database))
-        self.Session = database.Session
-        config = self.container.config
-        self.dispatcher = Dispatcher(self.Session, transaction, self.channels, config["PII_KEY"],
-                                     int(config.get("DISPATCH_BATCH_SIZE") or 500))
+    def start(self, Session, spawn):
+        """Run the loops with ``Session`` (the service's database: events recorded here then wake
+        its outbox relay) in threads ``spawn(run, identifier=…)`` starts."""
+        self.Session = Session
+        self.dispatcher = Dispatcher(self.Session, transaction, self.channels, self.config["PII_KEY"],
+                                     int(self.config.get("DISPATCH_BATCH_SIZE") or 500))
         for name, loop in self.loops.items():
-            self.container.spawn_managed_thread(loop.run, identifier=f"notify-{name}")
+            spawn(loop.run, identifier=f"notify-{name}")
 
     def stop(self):
         for loop in self.loops.values():
             loop.stop()
-
-    kill = stop
-
-    def get_dependency(self, worker_ctx):
-        return self
 
     def wake(self, *names):
         for name in names or self.loops:
