@@ -1,8 +1,9 @@
-"""The platform's services in start order, each with its own database.
+"""The platform's services, in start order: the one list that the launcher (``deploy/run.py``),
+the gateway's readiness probe and its event catalogue go over. A new service is one line here.
 
-``make service NAME=<name>`` appends a line here (deploy/new_service.py). The PostgreSQL database
-of a service is ``heyun_<name>`` in compose and Kubernetes (deploy/compose.yml, deploy/k8s/); where
-``<NAME>_DATABASE_URL`` is unset, ``make run`` keeps it in a SQLite file ``data/<name>.db``.
+``database`` is the service's PostgreSQL database (``deploy/compose.yml``, the Kubernetes
+manifests); without ``<NAME>_DATABASE_URL`` the launcher gives each service a SQLite file named
+after the service instead (``data/<name>.db``).
 """
 from dataclasses import dataclass
 
@@ -10,15 +11,20 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class Service:
     name: str
-    database: str  # the PostgreSQL database's name in the deployment files
-
-    @property
-    def database_url_variable(self):
-        """The environment variable its ``config.yml`` reads its database URL from."""
-        return f"{self.name.upper()}_DATABASE_URL"
+    database: str
 
 
-SERVICES = [
+# Behind the gateway, each answering ``ping`` (readiness) and ``catalogue`` (its AsyncAPI
+# document). The registry comes first: the others refer to its residents and organisations.
+SERVICES = (
     Service("registry", database="heyun_registry"),
     Service("notify", database="heyun_notify"),
-]
+)
+# Started last, once what it calls exists; it publishes no events.
+GATEWAY = Service("gateway", database="heyun_gateway")
+# Everything the launcher migrates and starts, in order.
+ALL = SERVICES + (GATEWAY,)
+
+
+def names(services=SERVICES):
+    return [service.name for service in services]
