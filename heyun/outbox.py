@@ -156,7 +156,9 @@ class OutboxRelay:
                     {
                         "exchange": exchange_name(row.source),
                         "routing_key": row.event_type,
-                        "body": json.loads(row.payload),
+                        # The envelope as recorded (JSON text): published as it is, not parsed
+                        # and encoded again for every event.
+                        "body": row.payload.encode("utf-8"),
                         "message_id": row.event_id,
                     }
                     for row in rows

@@ -6,13 +6,13 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
 
+from heyun import chassis
 from heyun.db import Database, transaction
 from heyun.handlers import claim, idempotent_handler, multi_event_handler
 from heyun.identity import SYSTEM
 from heyun.pii import PiiProtection
 from heyun.projection import SnapshotSync
 from heyun.rpc import ServiceRpc, user_rpc
-from heyun.service import ServiceBase
 from notify import cap, events, fanout, notices, projection, receipts, rules, schemas
 from notify.loops import NotifyEngine
 from notify.models import ResidentRecipient, utcnow
@@ -43,12 +43,12 @@ class Engine(DependencyProvider):
         return self.engine
 
 
-class NotifyService(ServiceBase):
+class NotifyService(chassis.Service):
     name = "notify"
     published_events = events.ALL
 
     engine = Engine()
-    pii = PiiProtection()  # decrypts the health tags and phone numbers in registry events
+    pii = PiiProtection()  # decrypts the health tags in registry events for the projection
     registry = ServiceRpc("registry", timeout=SNAPSHOT_CALL_SECONDS)  # for its snapshots
     registry_snapshot = SnapshotSync("registry")
 

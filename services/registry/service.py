@@ -5,13 +5,13 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select
 
+from heyun import chassis
 from heyun.config import days_setting
 from heyun.errors import InvalidInput
 from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
 from heyun.schemas import load_changes
-from heyun.service import ServiceBase
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import RETENTION_DAYS, access_log, expire_access_log
@@ -29,7 +29,7 @@ class AuditRetention(DependencyProvider):
         return self.days
 
 
-class RegistryService(ServiceBase):
+class RegistryService(chassis.Service):
     name = "registry"
 
     published_events = events.ALL

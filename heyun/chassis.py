@@ -1,8 +1,13 @@
 """The service chassis: what every Heyun service has, written once. A service inherits it::
 
-    class CanteenService(ServiceBase):
+    from heyun import chassis
+
+    class CanteenService(chassis.Service):
         name = "canteen"
         published_events = events.ALL
+
+(import the module, not the class: ``nameko run canteen.service`` runs every class in the module
+that has entrypoints, and would try to run ``Service`` itself too)
 
 and gets its database (with the outbox relay), its configuration, the caller of each call,
 and the entrypoints the platform expects of every service: ``ping`` (the gateway's readiness
@@ -20,7 +25,7 @@ from heyun.events import asyncapi_document
 from heyun.identity import ROUTE, CallerIdentity
 
 
-class ServiceBase:
+class Service:
     name = None  # each service names itself
     published_events = ()  # its EventType declarations, for ``catalogue``
 
