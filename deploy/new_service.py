@@ -27,7 +27,7 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 ROOT = Path(__file__).resolve().parent.parent
 
 # What every service has (README "Where things live"; tests/test_skeleton.py holds every service
-# to it). ``<name>`` stands for the service's name.
+# to it), as glob patterns under services/<name>/: each tier's tests are named as the service likes.
 SKELETON = (
     "__init__.py",
     "service.py",
@@ -41,8 +41,8 @@ SKELETON = (
     "migrations/versions",
     "tests/__init__.py",
     "tests/unit/__init__.py",
-    "tests/unit/test_<name>.py",
-    "tests/test_<name>_service.py",
+    "tests/unit/test_*.py",
+    "tests/test_*.py",
 )
 # Lower-case letters and digits: a Python package, a compose service, a Kubernetes name (no
 # underscore there) and an environment variable prefix all at once.
@@ -148,8 +148,13 @@ def register_in_secret(text, name):
 def register_in_gateway(text, name):
     """gateway/service.py: import the routes mixin and add it to ``GatewayService``'s bases."""
     cls = f"{name.capitalize()}Routes"
-    text = insert_after_last(text, r"^from gateway\.routes\.\w+ import \w+Routes$",
-                             f"from gateway.routes.{name} import {cls}", "the routes import to gateway/service.py")
+    imports = list(re.finditer(r"^from gateway\.routes\.(\w+) import \w+Routes\n", text, re.MULTILINE))
+    if not imports:
+        raise ScaffoldError("cannot find where to add the routes import to gateway/service.py")
+    # In order among its siblings, as an import sorter would put it.
+    after = [m for m in imports if m.group(1) < name]
+    at = after[-1].end() if after else imports[0].start()
+    text = text[:at] + f"from gateway.routes.{name} import {cls}\n" + text[at:]
     return insert_after_last(text, r"^    \w+Routes,$", f"    {cls},", "the routes mixin to GatewayService")
 
 
