@@ -169,10 +169,11 @@ REGISTRATIONS = (
 
 
 def plan(name, root):
-    """``{path: new text}`` for every file to write, or ScaffoldError with nothing written."""
+    """``({path: new text}, [what is left to do by hand])`` for every file to write, or
+    ScaffoldError with nothing written."""
     check_name(name, root)
     values = words(name)
-    changes = {}
+    changes, by_hand = {}, []
     for template in sorted((TEMPLATES / "service").rglob("*")):
         if template.is_file() and "__pycache__" not in template.parts:
             relative = target_name(template.relative_to(TEMPLATES / "service"), values)
@@ -185,6 +186,7 @@ def plan(name, root):
         # no list of mixins to add to: the routes module is written, registering it is by hand.
         # The lead removes this allowance once gateway/routes/ has merged.
         if register is register_in_gateway and not (root / "gateway" / "routes" / "__init__.py").exists():
+            by_hand.append(f"add {name.capitalize()}Routes (gateway/routes/{name}.py) to GatewayService")
             continue
         if not path.exists():
             raise ScaffoldError(f"{relative} is missing: cannot register {name} there")
@@ -192,17 +194,18 @@ def plan(name, root):
             changes[path] = register(path.read_text(encoding="utf-8"), name)
         except ScaffoldError as exc:
             raise ScaffoldError(f"{relative}: {exc}") from None
-    return changes
+    return changes, by_hand
 
 
 def scaffold(name, root=ROOT):
-    """Write the new service and its registrations under ``root``; returns the paths written."""
+    """Write the new service and its registrations under ``root``; returns the paths written and
+    what is left to do by hand."""
     root = Path(root).resolve()
-    changes = plan(name, root)
+    changes, by_hand = plan(name, root)
     for path, text in changes.items():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
-    return sorted(path.relative_to(root) for path in changes)
+    return sorted(path.relative_to(root) for path in changes), by_hand
 
 
 def main(argv=None):
@@ -211,11 +214,13 @@ def main(argv=None):
     parser.add_argument("--root", default=str(ROOT), help="the repository to write into (default: this one)")
     args = parser.parse_args(argv)
     try:
-        written = scaffold(args.name, args.root)
+        written, by_hand = scaffold(args.name, args.root)
     except ScaffoldError as exc:
         print(f"make service: {exc}", file=sys.stderr)
         return 1
     print("\n".join(f"  {path}" for path in written))
+    for step in by_hand:
+        print(f"by hand: {step}")
     print(f"""
 {args.name} is a service: `make test` runs its tests, `make run` starts it. Next, in its own files:
 its vocabularies, RPC inputs and events in services/{args.name}/contract.py, its tables in models.py
