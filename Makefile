@@ -31,11 +31,13 @@ test: $(STAMP)
 
 # services/<NAME>/ with every file of the skeleton, its gateway routes, and its place in the
 # service list, compose and the Kubernetes manifests (deploy/new_service.py; README "Adding a
-# service"). Then installs again, so `import <NAME>` works.
+# service"). Then the package alone is installed again (the pins are as they were), so that
+# `import <NAME>` works.
 service: $(STAMP)
 	@test -n "$(NAME)" || { echo "usage: make service NAME=<name>  (lower case, e.g. canteen)"; exit 1; }
 	$(BIN)/python -m deploy.new_service $(NAME)
-	$(MAKE) --no-print-directory install
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
 
 # Every benchmark, one after the other (bench/README.md says what each measures).
 bench: $(STAMP)
