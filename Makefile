@@ -1,19 +1,22 @@
 # Two commands: `make run` brings Wanghe up; `make test` runs every test. Both install what they
-# need into .venv on first use.
+# need into .venv on first use. `make service NAME=<name>` lays down a new service's skeleton.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
+STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install service clean
 
-$(STAMP): requirements.txt
+# `pip install -e .` is the one way the code goes on the path (pyproject.toml): `heyun`,
+# `gateway`, `deploy`, `bench`, `community`, and each service of services/ as `registry`,
+# `notify`… The editable install maps each top-level package by name, so a service added since
+# (a new services/<name>/__init__.py) reinstalls, as a change to the pins does.
+$(STAMP): pyproject.toml requirements.txt requirements-test.txt $(wildcard services/*/__init__.py)
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Heyun needs Python 3.11 or newer")'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
-	# The repository root and services/ go on the venv's path: `heyun`, `gateway`, `registry`…
-	$(BIN)/python -c 'import site, pathlib; pathlib.Path(site.getsitepackages()[0], "heyun.pth").write_text("$(CURDIR)\n$(CURDIR)/services\n")'
-	rm -f $(VENV)/.installed-*
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	# A venv an older Makefile made put the tree on the path with a .pth file of its own.
+	rm -f $(VENV)/lib/python*/site-packages/heyun.pth $(VENV)/.installed-*
 	touch $@
 
 install: $(STAMP)
@@ -26,6 +29,16 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# services/<NAME>/ with every file of the skeleton, its gateway routes, and its place in the
+# service list, compose and the Kubernetes manifests (deploy/new_service.py; README "Adding a
+# service"). Then the package alone is installed again (the pins are as they were), so that
+# `import <NAME>` works.
+service: $(STAMP)
+	@test -n "$(NAME)" || { echo "usage: make service NAME=<name>  (lower case, e.g. canteen)"; exit 1; }
+	$(BIN)/python -m deploy.new_service $(NAME)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
 # Every benchmark, one after the other (bench/README.md says what each measures).
 bench: $(STAMP)
 	$(BIN)/python -m bench.bench_import
@@ -33,4 +46,4 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_notify
 
 clean:
-	rm -rf $(VENV) data
+	rm -rf $(VENV) data *.egg-info

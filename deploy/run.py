@@ -40,12 +40,9 @@ import warnings
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+# The code is on the path because it is installed (`pip install -e .`, pyproject.toml): the
+# launcher and its children import `heyun`, `registry`… the same way, with no path of their own.
 ROOT = Path(__file__).resolve().parent.parent
-# `python -m deploy.run` from the repository puts ROOT on the path; services/ comes from the
-# venv's heyun.pth, added here too so the launcher also works from a plain checkout.
-for _path in (str(ROOT), str(ROOT / "services")):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 # Importing the kernel imports eventlet, which warns that it is in maintenance mode (a known,
 # accepted risk: ARCHITECTURE.md); the launcher's own output need not repeat it.
@@ -235,9 +232,6 @@ def child_env(urls, overrides=None, environ=os.environ):
     env.update({env_name(name): url for name, url in urls.items()})
     env.update(overrides or {})
     env["PYTHONUNBUFFERED"] = "1"  # log lines as they happen, not when a buffer fills
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(ROOT), str(ROOT / "services"), environ.get("PYTHONPATH")) if p
-    )
     return env
 
 

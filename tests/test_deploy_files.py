@@ -52,3 +52,10 @@ def test_kubernetes_basics():
     listed = yaml.safe_load((DEPLOY / "k8s" / "kustomization.yaml").read_text())["resources"]
     assert sorted(listed) == sorted(p.name for p in (DEPLOY / "k8s").glob("*.yaml")
                                     if p.name != "kustomization.yaml")
+
+
+def test_the_configmap_s_settings_are_in_its_data():
+    """A setting written under ``metadata`` (as SMTP_HOST once was) reaches no container."""
+    config = next(d for d in manifests() if d["kind"] == "ConfigMap")
+    assert set(config["metadata"]) <= {"name", "labels", "annotations", "namespace"}
+    assert {"HEYUN_ENV", "SMTP_HOST", "SMTP_PORT"} <= set(config["data"])

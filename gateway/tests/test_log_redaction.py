@@ -27,7 +27,7 @@ def gateway_process(gateway_db, service_config, tmp_path):
     and a function returning what it has logged so far."""
     port = free_port()
     log_path = tmp_path / "gateway.log"
-    env = dict(os.environ, PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'services'}", GATEWAY_PORT=str(port),
+    env = dict(os.environ, GATEWAY_PORT=str(port),
                GATEWAY_DATABASE_URL=gateway_db, AMQP_URI=service_config()["AMQP_URI"], RPC_TIMEOUT_SECONDS="1",
                READY_SERVICES="registry", LOG_LEVEL="INFO")
     with open(log_path, "w") as log_file:

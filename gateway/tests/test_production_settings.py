@@ -28,7 +28,7 @@ def start_service(name, tmp_path, **environ):
     module = "gateway.service" if name == "gateway" else f"{name}.service"
     config = ROOT / ("gateway" if name == "gateway" else f"services/{name}") / "config.yml"
     env = {key: value for key, value in os.environ.items() if key not in REAL}
-    env.update(PYTHONPATH=f"{ROOT}{os.pathsep}{ROOT / 'services'}", HEYUN_ENV="production",
+    env.update(HEYUN_ENV="production",
                **{f"{name.upper()}_DATABASE_URL": f"sqlite:///{tmp_path}/{name}.db"}, **environ)
     return subprocess.run([sys.executable, "-m", "nameko", "run", "--config", str(config), module],
                           cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
