@@ -74,8 +74,8 @@ class RegistryService:
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
-    def list_buildings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset)
+    def list_buildings(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
@@ -95,14 +95,14 @@ class RegistryService:
         return self._write(lambda session: places.move_building(session, self.caller, building_id, data))
 
     @user_rpc
-    def list_dwellings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
+    def list_dwellings(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
     @user_rpc
-    def list_grids(self, limit=50, offset=0):
-        _, paging = listing(None, None, limit, offset)
+    def list_grids(self, limit=50, offset=0, cursor=None):
+        _, paging = listing(None, None, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_grids(session, paging)
 
@@ -117,8 +117,8 @@ class RegistryService:
         return self._write(lambda session: places.create_grid(session, self.caller, data))
 
     @user_rpc
-    def list_grid_workers(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
+    def list_grid_workers(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
@@ -140,8 +140,8 @@ class RegistryService:
 
     # -- households and residents ----------------------------------------------------------
     @user_rpc
-    def list_households(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset)
+    def list_households(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
@@ -156,8 +156,8 @@ class RegistryService:
         return self._write(lambda session: residents.register_household(session, self.caller, data))
 
     @user_rpc
-    def list_residents(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset)
+    def list_residents(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
@@ -222,8 +222,8 @@ class RegistryService:
 
     # -- organisations and service items ---------------------------------------------------
     @user_rpc
-    def list_organizations(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset)
+    def list_organizations(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
@@ -245,8 +245,8 @@ class RegistryService:
             session, self.caller, organization_id, changes, self.webhook_guard))
 
     @user_rpc
-    def list_service_items(self, limit=50, offset=0):
-        _, paging = listing(None, None, limit, offset)
+    def list_service_items(self, limit=50, offset=0, cursor=None):
+        _, paging = listing(None, None, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return organizations.list_service_items(session, paging)
 
