@@ -19,6 +19,7 @@ DWELLINGS_PER_BUILDING = FLOORS * UNITS * ROOMS
 RESIDENTS_PER_DWELLING = 2.3
 BUILDINGS_PER_GRID = 3
 CIPHER_POOL = 64
+TABLES = ("grids", "grid_workers", "buildings", "dwellings", "households", "residents")
 # Surnames and given names as the demo writes them; a resident's name is one of each.
 SURNAMES = "王李张刘陈杨赵黄周吴徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾程袁田董潘于蒋蔡余杜叶"
 GIVEN = "建国伟强军明勇杰涛超磊刚平辉鹏华飞志红林宏庆德福海山成祥文秀英桂兰玉梅淑珍丽娜静芳敏燕霞娟凤琴云莲荣春慧婷雪"
@@ -40,6 +41,18 @@ def fill(url, n, pii_key):
     engine = create_engine(normalize_url(url))
     with engine.begin() as db:
         db.execute(text("SET LOCAL synchronous_commit = off"))
+        # Loading first and indexing after is several times faster than keeping a dozen indexes
+        # up to date row by row; the foreign keys hold by construction, so their checks are off
+        # for this transaction (replica role: PostgreSQL fires no FK triggers).
+        db.execute(text("SET LOCAL session_replication_role = replica"))
+        indexes = db.execute(text("""
+            SELECT i.indexrelid::regclass::text, pg_get_indexdef(i.indexrelid) FROM pg_index i
+            JOIN pg_class t ON t.oid = i.indrelid
+            WHERE t.relname = ANY(:tables) AND t.relnamespace = 'public'::regnamespace
+              AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = i.indexrelid)"""),
+            {"tables": list(TABLES)}).all()
+        for name, _ in indexes:
+            db.exec_driver_sql(f"DROP INDEX {name}")
         db.execute(text("""
             INSERT INTO grids (id, name)
             SELECT md5('g' || g)::uuid::text, '第' || g || '网格' FROM generate_series(1, :grids) g"""), size)
@@ -94,6 +107,9 @@ def fill(url, n, pii_key):
         db.execute(text("""
             UPDATE households h SET head_resident_id = r.id FROM residents r
             WHERE r.household_id = h.id AND r.relation_to_head = '户主'"""))
+        db.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+        for _, definition in indexes:
+            db.exec_driver_sql(definition)
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as db:
         db.execute(text("VACUUM ANALYZE"))  # the planner's statistics, as autovacuum would have them
     engine.dispose()
