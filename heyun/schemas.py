@@ -56,9 +56,17 @@ def decode_cursor(cursor):
     except (ValueError, binascii.Error, UnicodeDecodeError):
         decoded = None
     if not (isinstance(decoded, list) and len(decoded) >= 2 and isinstance(decoded[0], int)
-            and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in decoded[1:])):
+            and all(_storable(v) for v in decoded[1:])):
         raise bad_cursor()
     return decoded
+
+
+def _storable(value):
+    """A key value the database can be asked about: a string it can hold, an integer in bigint's
+    range (a crafted cursor is refused here, not turned into the driver's error, a 500)."""
+    if isinstance(value, str):
+        return not UNSTORABLE.search(value)
+    return isinstance(value, int) and not isinstance(value, bool) and -2 ** 63 <= value < 2 ** 63
 
 
 def bad_cursor(why="Not a cursor this list gave out (use next_cursor from a previous page)."):

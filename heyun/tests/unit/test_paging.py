@@ -67,7 +67,8 @@ def test_a_count_past_the_cap_is_marked_estimated(session, monkeypatch):
     assert (last["total"], last["total_estimated"]) == (22, False)
 
 
-@pytest.mark.parametrize("cursor", ["", "%%%", "e30", "WzEsdHJ1ZV0", "W251bGwsMV0", "x" * 2001])
+@pytest.mark.parametrize("cursor", ["", "%%%", "e30", "WzEsdHJ1ZV0", "W251bGwsMV0", "x" * 2001,
+                                    paging.encode_cursor(["a\x00", 1], KEYS), paging.encode_cursor(["a", 2 ** 64], KEYS)])
 def test_a_malformed_cursor_names_the_field(cursor):
     with pytest.raises(InvalidInput) as caught:
         listing(None, None, 50, 0, cursor, keyset=True)
