@@ -5,7 +5,8 @@ total and stable. An offset page skips rows (the database still reads them: page
 million-row list reads a million rows); a cursor page starts after the row the cursor names
 (``WHERE keys > cursor``), which an index on the keys finds at once at any depth. The cursor is
 opaque to callers: the URL-safe base64 of the last row's key values, with a fingerprint of the
-order so a cursor from one list is refused by another.
+order so a cursor from one list is refused by another. Opaque is not secret (base64 is no
+encryption): a list must order by fields that every caller who may page it sees on the page.
 
 The total is exact up to ``EXACT_UP_TO`` rows (a count that stops there); past that it is the
 planner's estimate (``EXPLAIN``), marked ``total_estimated``, since counting a million rows costs

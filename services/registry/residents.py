@@ -124,7 +124,9 @@ def _with_place():
 # dwelling (registering, importing and moving each name one), so the list joins its place inner:
 # PostgreSQL can then walk buildings, their dwellings and their residents in this order by their
 # indexes (buildings.number, uq_dwelling_address, ix_residents_dwelling_order) and stop after a
-# page, at any size, where an outer join had it sort every resident first.
+# page, at any size, where an outer join had it sort every resident first. Every role that may
+# list residents sees their address and name (heyun.policy), so a cursor carrying these keys
+# tells the caller nothing the page did not.
 RESIDENT_ORDER = (Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name, Resident.id)
 
 
