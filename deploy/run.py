@@ -11,6 +11,8 @@ In order, and stopping with a plain message (never a traceback) at the first thi
 5. every service and the gateway as separate ``nameko run`` processes, their output prefixed with
    the service name, until the gateway's ``/readyz`` says 200; then where to point a client.
 
+The services and their order are those of ``community/services.py``.
+
 Ctrl-C, SIGINT, SIGTERM or SIGHUP (to the launcher, to its process group, or through ``make``,
 foreground or background) stops the children once (SIGTERM, a grace period, then SIGKILL; a
 repeated Ctrl-C skips the grace) and exits 0; a child that dies on its own stops the rest and
@@ -465,11 +467,11 @@ def prepare(args):
             "Stop it, or choose another with --port or GATEWAY_PORT."
         )
 
-    from heyun.config import service_names
+    from community.services import ALL, names
 
     data_dir = Path(args.data_dir).resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
-    urls = database_urls(service_names(), data_dir)
+    urls = database_urls(names(ALL), data_dir)
     migrate(urls)
 
     marker = data_dir / DEMO_MARKER

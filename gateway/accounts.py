@@ -3,10 +3,10 @@ the HS256 JWT that carries the caller (account, roles, grids, organisation, resi
 
 The token carries the whole ``Caller`` so a request needs no database read to know who asks;
 a change to an account (roles, links, password, deactivation) revokes the tokens issued before
-it, which every gateway process learns within seconds (``revocation.py``). A grid worker's new
+it, which every gateway process learns within seconds (``edge/revocation.py``). A grid worker's new
 grid, which is the registry's, takes effect at the next sign-in.
 
-Admins manage accounts over HTTP (``/api/v1/accounts``, see ``service.py``); the first admin of a
+Admins manage accounts over HTTP (``/api/v1/accounts``, see ``routes/auth.py``); the first admin of a
 production installation, where no demo accounts exist, comes from the command line:
 
     HEYUN_NEW_PASSWORD=… python -m gateway.accounts create --username admin --role admin

@@ -1,52 +1,19 @@
 """The gateway's dependency providers: RPC to a service with a deadline, and the readiness probe.
 
 Nameko's ``RpcProxy`` waits for a reply forever; a service whose queue exists but whose
-processes are gone would hang the HTTP request. Here every call has a deadline
-(``RPC_TIMEOUT_SECONDS``) after which the client gets a 503 naming the service.
+processes are gone would hang the HTTP request. The kernel's ``ServiceRpc`` gives every call a
+deadline (``RPC_TIMEOUT_SECONDS``) after which the client gets a 503 naming the service.
 """
 from dataclasses import replace
 
 import eventlet
 from nameko.extensions import DependencyProvider
-from nameko.exceptions import UnknownService
-from nameko.rpc import RpcProxy
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from gateway.exceptions import ServiceUnavailable
-from gateway.openapi import path_template
+from community.services import SERVICES, names
+from gateway.edge.openapi import path_template
 from heyun.identity import CONTEXT_KEY, ROUTE, Caller
 
-
-class TimedServiceProxy:
-    def __init__(self, proxy, service_name, timeout):
-        self._proxy = proxy
-        self._service_name = service_name
-        self._timeout = timeout
-
-    def __getattr__(self, method_name):
-        method = getattr(self._proxy, method_name)
-
-        def call(*args, **kwargs):
-            try:
-                reply = method.call_async(*args, **kwargs)
-            except UnknownService:  # no queue: the service has never run on this broker
-                raise ServiceUnavailable(f"The {self._service_name} service is not running.") from None
-            try:
-                with eventlet.Timeout(self._timeout):
-                    return reply.result()
-            except eventlet.Timeout:
-                raise ServiceUnavailable(
-                    f"The {self._service_name} service did not answer within {self._timeout:g} s.") from None
-
-        return call
-
-
-class ServiceRpc(RpcProxy):
-    """``RpcProxy`` whose calls give up after ``RPC_TIMEOUT_SECONDS`` with a 503."""
-
-    def get_dependency(self, worker_ctx):
-        timeout = float(self.container.config.get("RPC_TIMEOUT_SECONDS", 30))
-        return TimedServiceProxy(super().get_dependency(worker_ctx), self.target_service, timeout)
 
 
 class Readiness(DependencyProvider):
@@ -62,9 +29,7 @@ class Readiness(DependencyProvider):
 
 
 def default_services():
-    from heyun.config import service_names
-
-    return [name for name in service_names() if name != "gateway"]
+    return names(SERVICES)
 
 
 def check(config, services, timeout):

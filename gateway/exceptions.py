@@ -1,9 +1,9 @@
 """Errors only the gateway raises (HTTP-level problems); domain errors come from ``heyun.errors``.
 
 They subclass ``DomainError`` so they carry ``detail`` and field ``errors`` the same way, and the
-error table in ``problems.py`` maps every class to its status in one place.
+error table in ``edge/problems.py`` maps every class to its status in one place.
 """
-from heyun.errors import DomainError
+from heyun.errors import DomainError, ServiceUnavailable  # noqa: F401 (the kernel's, raised by its RPC proxy)
 
 
 class Unauthorized(DomainError):
@@ -51,10 +51,3 @@ class InvalidIdempotencyKey(DomainError):
 class IdempotentRequestInProgress(DomainError):
     status = 409
     title = "Request in progress"
-
-
-class ServiceUnavailable(DomainError):
-    """A service did not answer in time, is not running, or the broker is down."""
-
-    status = 503
-    title = "Service unavailable"

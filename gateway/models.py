@@ -32,7 +32,7 @@ class Account(Base):
     resident_name: Mapped[str | None] = mapped_column(String(100))
     active: Mapped[bool] = mapped_column(Boolean, nullable=False, default=True)
     # Set when roles, links, the password or ``active`` change: tokens issued before it are refused
-    # (gateway.revocation), so a deactivation or demotion does not wait for the token to expire.
+    # (gateway.edge.revocation), so a deactivation or demotion does not wait for the token to expire.
     tokens_valid_after: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, nullable=False, default=utcnow)
 

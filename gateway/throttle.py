@@ -29,7 +29,7 @@ does not tell that an account exists.
 A try is counted as a failure before its password is checked, and uncounted if it was right: so
 concurrent guesses (several workers, several processes) cannot all slip in under the limit.
 
-Neither table grows for ever: the gateway's hourly sweep (``gateway.idempotency``) calls
+Neither table grows for ever: the gateway's hourly sweep (``gateway.edge.idempotency``) calls
 ``forget_old``, which deletes the counts past their forget window (one is kept per username
 tried, unknown ones too) and the failures older than ``SIGN_IN_FAILURE_RETENTION_DAYS`` (90).
 """

@@ -8,14 +8,17 @@ connection, and pools are sized to the worker count.
 import logging
 import uuid
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import timezone
 
 from nameko.extensions import DependencyProvider
 from sqlalchemy import DateTime, TypeDecorator, create_engine, event
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import sessionmaker
 
+from heyun.clock import utcnow  # noqa: F401 (re-exported for the services' models)
 from heyun.config import refuse_unsafe_production
+from heyun.errors import Conflict
 
 log = logging.getLogger(__name__)
 
@@ -38,10 +41,6 @@ def _make_psycopg_green():
 def new_id():
     """Ids are UUID strings: unique across replicas without asking the database."""
     return str(uuid.uuid4())
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
 
 
 class UtcDateTime(TypeDecorator):
@@ -144,14 +143,30 @@ def transaction(Session):
         session.close()
 
 
+@contextmanager
+def write(Session):
+    """``transaction`` for a change: a unique key broken at commit (two requests creating the same
+    thing at once, each having checked that it did not exist) is a ``Conflict`` (409) for the
+    caller, not a crash. A rule checked beforehand still names its field; this is the last line."""
+    try:
+        with transaction(Session) as session:
+            yield session
+    except IntegrityError:
+        raise Conflict("The change clashes with existing data (a duplicate).") from None
+
+
 class DatabaseAccess:
-    """What a worker gets: ``with self.db.transaction() as session: …``."""
+    """What a worker gets: ``with self.db.transaction() as session: …`` to read, and
+    ``with self.db.write() as session: …`` to change (see ``write``)."""
 
     def __init__(self, Session):
         self.Session = Session
 
     def transaction(self):
         return transaction(self.Session)
+
+    def write(self):
+        return write(self.Session)
 
 
 class Database(DependencyProvider):

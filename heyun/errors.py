@@ -70,6 +70,15 @@ class BadSignature(DomainError):
     title = "Bad signature"
 
 
+@deserialize_to_instance
+class ServiceUnavailable(DomainError):
+    """A service did not answer in time, is not running, or the broker is down. Not a user's
+    error (not in ``USER_ERRORS``); registered so that a service passing it on keeps its class."""
+
+    status = 503
+    title = "Service unavailable"
+
+
 # Tuple for ``@rpc(expected_exceptions=USER_ERRORS)``.
 USER_ERRORS = (InvalidInput, NotFound, Conflict, Forbidden, BadSignature)
 

@@ -7,11 +7,12 @@ once, with a marshmallow schema for ``data``; the same declarations validate wha
 build the machine-readable AsyncAPI catalogue integrators read.
 """
 import uuid
-from datetime import datetime, timezone
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
+
+from heyun.clock import utcnow
 
 ENVELOPE_FIELDS = ("event_id", "event_type", "version", "occurred_at", "source", "data")
 
@@ -19,10 +20,6 @@ ENVELOPE_FIELDS = ("event_id", "event_type", "version", "occurred_at", "source",
 def exchange_name(source):
     """All topology names are made here, so publisher, consumers and operators agree."""
     return f"{source}.events"
-
-
-def utcnow():
-    return datetime.now(timezone.utc)
 
 
 class EventType:

@@ -12,8 +12,10 @@ Nameko's ``event_handler`` acks a failed message and drops it. Ours does this in
 
 Redelivery is normal under at-least-once delivery, so effects are made idempotent with
 ``claim``: the event id is recorded in the consumer's database in the same transaction as the
-effect, and a second delivery finds it there and does nothing.
+effect, and a second delivery finds it there and does nothing. ``idempotent_handler`` is the
+usual way to write one: the handler, its transaction and its claim in one decorator.
 """
+import functools
 import logging
 import traceback
 
@@ -27,7 +29,8 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from heyun.errors import InvalidInput
-from heyun.events import is_envelope, utcnow
+from heyun.clock import utcnow
+from heyun.events import is_envelope
 from heyun.outbox import processed_events
 from heyun.publisher import ConfirmingPublisher
 
@@ -202,3 +205,22 @@ def _event_id(message):
 
 event_handler = ReliableEventHandler.decorator
 multi_event_handler = MultiEventHandler.decorator
+
+
+def idempotent_handler(source_service, event_type, **kwargs):
+    """A reliable ``event_handler`` whose effect happens once per event, however often the event
+    is delivered. The method is ``(self, session, data, event)``: it runs in one transaction of
+    the service's database (``self.db``), in which the event is claimed for the consumer
+    ``<service>.<method>``, so the consumer is named by the method itself, as its queue is.
+    A second delivery finds the claim and does nothing."""
+
+    def decorate(method):
+        @functools.wraps(method)
+        def handle(self, event):
+            with self.db.transaction() as session:
+                if claim(session, f"{self.name}.{method.__name__}", event):
+                    method(self, session, event["data"], event)
+
+        return event_handler(source_service, event_type, **kwargs)(handle)
+
+    return decorate

@@ -9,7 +9,6 @@ consumers make that exactly-once in effect by recording event ids (see ``heyun.h
 """
 import json
 import logging
-import threading
 import time
 from datetime import timedelta
 
@@ -29,7 +28,9 @@ from sqlalchemy import (
 )
 
 from heyun.db import UtcDateTime
-from heyun.events import exchange_name, make_envelope, utcnow
+from heyun.clock import utcnow
+from heyun.events import exchange_name, make_envelope
+from heyun.loops import Loop
 from heyun.publisher import ConfirmingPublisher
 
 log = logging.getLogger(__name__)
@@ -102,9 +103,9 @@ class OutboxRelay:
         self.batch_size = int(config.get("OUTBOX_BATCH_SIZE", 500))
         self.poll_seconds = float(config.get("OUTBOX_POLL_SECONDS", 2.0))
         self.retention = timedelta(days=float(config.get("OUTBOX_RETENTION_DAYS", 7)))
-        self._wake = threading.Event()
-        self._running = True
         self._next_prune = 0.0
+        # A broker or database away is expected to pass: the rows wait, one line is logged.
+        self.loop = Loop("outbox relay", self._step, self.poll_seconds, traceback=False)
 
     def watch(self, Session):
         """Wake the relay as soon as a session that recorded events commits."""
@@ -112,27 +113,20 @@ class OutboxRelay:
         @event.listens_for(Session, "after_commit")
         def _after_commit(session):
             if session.info.pop(PENDING_FLAG, False):
-                self._wake.set()
+                self.loop.wake()
 
     def stop(self):
-        self._running = False
-        self._wake.set()
+        self.loop.stop()
         self.publisher.close()
 
     def run(self):
-        backoff = 0.5
-        while self._running:
-            try:
-                while self._running and self.publish_pending() == self.batch_size:
-                    pass  # a full batch means more may be waiting
-                self.prune()
-                backoff = 0.5
-                self._wake.wait(self.poll_seconds)
-                self._wake.clear()
-            except Exception as exc:  # broker or database down: keep the rows, try again later
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30)
+        self.loop.run()
+
+    def _step(self):
+        if self.publish_pending() == self.batch_size:
+            return True  # a full batch means more may be waiting
+        self.prune()
+        return False
 
     def publish_pending(self):
         """Publish one batch of unpublished rows; returns how many were published."""
@@ -155,7 +149,9 @@ class OutboxRelay:
                     {
                         "exchange": exchange_name(row.source),
                         "routing_key": row.event_type,
-                        "body": json.loads(row.payload),
+                        # The envelope as recorded (JSON text): published as it is, not parsed
+                        # and encoded again for every event.
+                        "body": row.payload.encode("utf-8"),
                         "message_id": row.event_id,
                     }
                     for row in rows

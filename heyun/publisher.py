@@ -79,8 +79,9 @@ class ConfirmingPublisher:
     def publish_batch(self, messages):
         """Publish ``messages`` and return once the broker has confirmed every one.
 
-        Each message is a dict with ``exchange``, ``routing_key``, ``body`` (JSON-serialisable)
-        and optionally ``headers``, ``message_id`` and ``expiration`` (ms, as a string).
+        Each message is a dict with ``exchange``, ``routing_key``, ``body`` (JSON-serialisable, or
+        ``bytes`` that already are UTF-8 JSON, sent as they are) and optionally ``headers``,
+        ``message_id`` and ``expiration`` (ms, as a string).
         Raises on any failure; the caller retries the whole batch (consumers are idempotent).
         """
         if not messages:
@@ -105,7 +106,9 @@ class ConfirmingPublisher:
                     properties["message_id"] = message["message_id"]
                 if message.get("expiration"):
                     properties["expiration"] = message["expiration"]
-                body = json.dumps(message["body"], ensure_ascii=False).encode("utf-8")
+                body = message["body"]
+                if not isinstance(body, bytes):
+                    body = json.dumps(body, ensure_ascii=False).encode("utf-8")
                 self._channel.basic_publish(
                     amqp.Message(body, **properties),
                     exchange=exchange,

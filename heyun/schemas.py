@@ -25,6 +25,13 @@ def load(schema, data, partial=False):
         raise from_marshmallow(exc) from None
 
 
+def load_changes(schema, data):
+    """A partial update: ``data`` loaded through ``schema`` with nothing required and the
+    defaults of fields not sent dropped again, so a field not sent is left as it is."""
+    loaded = load(schema, data, partial=True)
+    return {key: value for key, value in loaded.items() if key in (data or {})}
+
+
 # The one paging of every list, at the gateway and in every service (an RPC caller that bypasses
 # the gateway gets the same 422). The offset has a ceiling because the database's is 2**63 - 1
 # (a larger one overflowed in the driver, a 502); ten million rows is past any list here.

@@ -3,7 +3,7 @@
 The guide need not name every route; what it names must exist."""
 import re
 
-from gateway.openapi import document
+from gateway.edge.openapi import document
 from gateway.service import GatewayService
 from heyun.config import ROOT
 

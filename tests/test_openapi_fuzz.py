@@ -24,7 +24,7 @@ import schemathesis
 from schemathesis import checks
 from schemathesis.config import SchemathesisConfig
 
-from gateway import openapi
+from gateway.edge import openapi
 from gateway.service import GatewayService
 from heyun.testing import wait_for
 from tests.conftest import Platform, running_platform

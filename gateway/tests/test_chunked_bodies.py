@@ -5,7 +5,7 @@ import json
 from urllib.parse import urlsplit
 
 from gateway.tests.conftest import PASSWORD
-from gateway.http import JSON_MAX_BYTES
+from gateway.edge.http import JSON_MAX_BYTES
 from gateway.tests.test_with_registry import import_rows, spreadsheet
 
 

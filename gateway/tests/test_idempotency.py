@@ -7,7 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select, update
 from sqlalchemy.orm import sessionmaker
 
-from gateway.idempotency import IdempotencyLedger, body_hash
+from gateway.edge.idempotency import IdempotencyLedger, body_hash
 from gateway.models import IdempotentRequest, utcnow
 from gateway.tests.test_http import assert_problem
 from heyun.db import make_engine, transaction

@@ -4,7 +4,7 @@ import re
 
 import pytest
 
-from gateway.openapi import endpoints
+from gateway.edge.openapi import endpoints
 from gateway.service import GatewayService
 from heyun.schemas import MAX_OFFSET, KeysetPaging, Paging
 

@@ -11,8 +11,8 @@ from werkzeug.exceptions import MethodNotAllowed, NotFound as RouteNotFound, Req
 
 from gateway import accounts, schemas, spreadsheets
 from gateway.exceptions import InvalidIdempotencyKey, MalformedJson, Unauthorized, UnsupportedMediaType
-from gateway.idempotency import IdempotencyLedger
-from gateway.problems import problem_for, response_from_exception
+from gateway.edge.idempotency import IdempotencyLedger
+from gateway.edge.problems import problem_for, response_from_exception
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.identity import Caller
 

@@ -5,7 +5,7 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, select, update
 
 from heyun.db import Database
 from heyun.events import EventType
-from heyun.handlers import claim, event_handler
+from heyun.handlers import idempotent_handler
 from heyun.outbox import record
 
 metadata = MetaData()
@@ -40,17 +40,14 @@ class Tally:
     name = "tally"
     db = Database(relay_outbox=False)
 
-    @event_handler("announcer", "key_announced")
-    def on_key_announced(self, event):
-        key = event["data"]["key"]
-        with self.db.transaction() as session:
-            if not claim(session, "tally.on_key_announced", event):
-                return
-            if count_of(session, key):
-                session.execute(update(tallies).where(tallies.c.key == key)
-                                .values(count=tallies.c.count + 1))
-            else:
-                session.execute(tallies.insert().values(key=key, count=1))
-            if key.startswith("poison") and not session.execute(
-                    select(cures.c.key).where(cures.c.key == key)).first():
-                raise RuntimeError(f"cannot handle {key}")
+    @idempotent_handler("announcer", "key_announced")
+    def on_key_announced(self, session, data, event):
+        key = data["key"]
+        if count_of(session, key):
+            session.execute(update(tallies).where(tallies.c.key == key)
+                            .values(count=tallies.c.count + 1))
+        else:
+            session.execute(tallies.insert().values(key=key, count=1))
+        if key.startswith("poison") and not session.execute(
+                select(cures.c.key).where(cures.c.key == key)).first():
+            raise RuntimeError(f"cannot handle {key}")

@@ -174,3 +174,39 @@ def test_services_reconnect_after_the_broker_drops_every_connection(start, datab
 
     wait_for(announce_after_reconnect, timeout=30, interval=1, message="the RPC consumer to reconnect")
     wait_for(lambda: tally(engine, "after") >= 1, timeout=30, message="the event after reconnecting")
+
+
+def test_the_relay_publishes_the_bytes_it_stored(database, service_config):
+    """The relay sends each outbox row's payload as stored (no parse and re-encode per event):
+    what a consumer receives is byte for byte the envelope recorded with the change."""
+    import json
+
+    from kombu import Connection, Exchange, Queue
+
+    from heyun.db import make_sessionmaker, transaction
+    from heyun.outbox import OutboxRelay, record
+    from heyun.tests.reliability_services import KEY_ANNOUNCED
+
+    url, engine = database
+    config = service_config(DATABASE_URL=url)
+    with transaction(make_sessionmaker(engine, "announcer")) as session:
+        envelope = record(session, KEY_ANNOUNCED, {"key": "水压不足 — floor 5"})
+    # Stored in a spelling json.dumps would not write again (no spaces): a relay that parsed and
+    # re-encoded the payload would send other bytes.
+    stored = json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))
+    with engine.begin() as conn:
+        conn.execute(outbox_events.update().values(payload=stored))
+    relay = OutboxRelay(engine, config)
+    with Connection(config["AMQP_URI"]) as connection:
+        exchange = Exchange(exchange_name("announcer"), "topic", durable=True)
+        queue = Queue("relay-bytes", exchange, routing_key=KEY_ANNOUNCED.name, channel=connection)
+        queue.declare()
+        try:
+            assert relay.publish_pending() == 1
+            message = wait_for(lambda: queue.get(no_ack=True), message="the event on the exchange")
+        finally:
+            relay.stop()
+            queue.delete()
+    # kombu hands over the body decoded with the message's content encoding (UTF-8).
+    assert message.content_type == "application/json" and message.content_encoding == "utf-8"
+    assert message.body == stored

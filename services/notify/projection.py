@@ -11,6 +11,7 @@ from datetime import datetime, timezone
 from sqlalchemy import select, update
 
 from heyun.db import conflict_insert
+from heyun.projection import snapshot_pages
 from notify.models import BuildingGrid, GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -108,12 +109,9 @@ def fill_from_snapshot(Session, registry, transaction, protector):
             apply_organization(session, item)
         for item in registry.snapshot_grid_workers()["items"]:
             apply_grid_worker(session, item)
-    after = ""
-    while after is not None:
-        page = registry.snapshot_residents(after, 2000)
+    for items in snapshot_pages(registry.snapshot_residents, 2000):
         with transaction(Session) as session:
-            for item in page["items"]:
+            for item in items:
                 apply_resident(session, protector, item)
-        count += len(page["items"])
-        after = page["next_after_id"]
+        count += len(items)
     return count

@@ -1,77 +1,62 @@
 """notify: the Nameko entrypoints. Each loads its input, calls the domain, returns primitives;
-the rules live in notices, fanout, dispatch, projection and rules; the engine runs the loops."""
-import logging
-
-import eventlet
-from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+the rules live in notices, fanout, dispatch, projection and rules; the engine (``loops``) runs the
+background loops."""
+from nameko.extensions import DependencyProvider
+from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
 
+from heyun import chassis
 from heyun.db import Database, transaction
-from heyun.events import asyncapi_document
-from heyun.handlers import claim, event_handler, multi_event_handler
-from heyun.identity import SYSTEM, CallerIdentity
+from heyun.handlers import claim, idempotent_handler, multi_event_handler
+from heyun.identity import SYSTEM
 from heyun.pii import PiiProtection
-from heyun.rpc import user_rpc
+from heyun.projection import SnapshotSync
+from heyun.rpc import ServiceRpc, user_rpc
 from notify import cap, events, fanout, notices, projection, receipts, rules, schemas
-from notify.engine import NotifyEngine
-from notify.models import Notice, ResidentRecipient, utcnow
+from notify.loops import NotifyEngine
+from notify.models import ResidentRecipient, utcnow
 from notify.schemas import listing, load
 
-log = logging.getLogger(__name__)
 RULES = rules.load_rules()
 SNAPSHOT_CALL_SECONDS = 5  # one snapshot RPC (a page of 2000 residents) answers well within this
-SNAPSHOT_ATTEMPTS = 3
 
 
-class TimedProxy:
-    """An RPC proxy whose calls give up after ``seconds`` (``eventlet.Timeout``). Nameko's own waits
-    for a reply forever, and a reply can be lost: the eager timer below may ask before this
-    service's reply queue exists, and a hung worker stops that timer for good."""
+class Engine(DependencyProvider):
+    """notify's background loops (``notify.loops``), started and stopped with the container; a
+    worker gets the engine, to wake a loop when it has left work for it."""
 
-    def __init__(self, proxy, seconds):
-        self._proxy, self._seconds = proxy, seconds
+    def setup(self):
+        self.engine = NotifyEngine(self.container.config)
 
-    def __getattr__(self, name):
-        method = getattr(self._proxy, name)
+    def start(self):
+        # The Database provider's sessions, so events recorded by the loops wake its outbox relay.
+        database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self.engine.start(database.Session, self.container.spawn_managed_thread)
 
-        def call(*args, **kwargs):
-            with eventlet.Timeout(self._seconds):
-                return method(*args, **kwargs)
-        return call
+    def stop(self):
+        self.engine.stop()
+
+    kill = stop
+
+    def get_dependency(self, worker_ctx):
+        return self.engine
 
 
-
-class NotifyService:
+class NotifyService(chassis.Service):
     name = "notify"
+    published_events = events.ALL
 
-    db = Database()
-    context = CallerIdentity()
-    config = Config()
-    engine = NotifyEngine()
+    engine = Engine()
     pii = PiiProtection()  # decrypts the health tags in registry events for the projection
-    registry = RpcProxy("registry")
-
-    @property
-    def caller(self):
-        return self.context.caller
-
-    @rpc
-    def ping(self):
-        with self.db.transaction() as session:
-            session.execute(Notice.__table__.select().limit(1))
-        return {"service": self.name, "ok": True}
-
-    @rpc
-    def catalogue(self):
-        return asyncapi_document(self.name, events.ALL)
+    registry = ServiceRpc("registry", timeout=SNAPSHOT_CALL_SECONDS)  # for its snapshots
+    registry_snapshot = SnapshotSync("registry")
 
     # -- notices ----------------------------------------------------------------------------
     @user_rpc
     def publish_notice(self, data):
         data = load(schemas.NoticeCreate(), data)
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             notice = notices.publish(session, self.caller, data)
             result = {"id": notice.id, "status": notice.status}
         self.engine.wake("fanout")
@@ -104,7 +89,7 @@ class NotifyService:
     @user_rpc
     def acknowledge(self, notice_id, data=None):
         data = load(schemas.Acknowledgement(), data)
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             return notices.acknowledge(session, self.caller, notice_id, data)
 
     @user_rpc
@@ -122,7 +107,7 @@ class NotifyService:
     @user_rpc
     def update_notice(self, notice_id, data):
         data = load(schemas.NoticeUpdate(), data)
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             notice = notices.update_notice(session, self.caller, notice_id, data)
             result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
         self.engine.wake("fanout")
@@ -131,7 +116,7 @@ class NotifyService:
     @user_rpc
     def cancel_notice(self, notice_id, data):
         data = load(schemas.NoticeCancel(), data)
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             notice = notices.cancel_notice(session, self.caller, notice_id, data)
             result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
         self.engine.wake("fanout")
@@ -148,7 +133,7 @@ class NotifyService:
     def record_sms_receipts(self, raw_body, signature):
         """The SMS gateway's delivery receipts, as it sent them (the signature covers the raw body)."""
         parsed = receipts.parse(self.config.get("SMS_RECEIPT_SECRET"), raw_body, signature)
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             counts = receipts.record(session, "sms", parsed, utcnow())
         if counts["failed"]:
             self.engine.wake("dispatch")  # the fall-backs are due now
@@ -157,79 +142,58 @@ class NotifyService:
     @rpc
     def escalate_overdue(self):
         """Run the acknowledgement check now (the engine also runs it on a timer)."""
-        with self.db.transaction() as session:
+        with self.db.write() as session:
             escalated = notices.escalate_overdue(session)
         self.engine.wake("fanout")
         return {"escalated": escalated}
 
     # -- the projection, from registry events ---------------------------------------------------
-    def _apply(self, consumer, event, apply):
-        with self.db.transaction() as session:
-            if claim(session, f"notify.{consumer}", event):
-                apply(session, event["data"], event)
-
-    def _apply_resident(self, session, data, event):
+    @idempotent_handler("registry", "resident_registered")
+    def on_resident_registered(self, session, data, event):
         projection.apply_resident(session, self.pii, data, event)
 
-    @event_handler("registry", "resident_registered")
-    def on_resident_registered(self, event):
-        self._apply("on_resident_registered", event, self._apply_resident)
+    @idempotent_handler("registry", "resident_updated")
+    def on_resident_updated(self, session, data, event):
+        projection.apply_resident(session, self.pii, data, event)
 
-    @event_handler("registry", "resident_updated")
-    def on_resident_updated(self, event):
-        self._apply("on_resident_updated", event, self._apply_resident)
+    @idempotent_handler("registry", "resident_moved")
+    def on_resident_moved(self, session, data, event):
+        projection.apply_move(session, data, event)
 
-    @event_handler("registry", "resident_moved")
-    def on_resident_moved(self, event):
-        self._apply("on_resident_moved", event, projection.apply_move)
+    @idempotent_handler("registry", "building_moved")
+    def on_building_moved(self, session, data, event):
+        projection.apply_building_move(session, data, event)
 
-    @event_handler("registry", "building_moved")
-    def on_building_moved(self, event):
-        self._apply("on_building_moved", event, projection.apply_building_move)
+    @idempotent_handler("registry", "organization_registered")
+    def on_organization_registered(self, session, data, event):
+        projection.apply_organization(session, data, event)
 
-    @event_handler("registry", "organization_registered")
-    def on_organization_registered(self, event):
-        self._apply("on_organization_registered", event, projection.apply_organization)
-
-    @event_handler("registry", "organization_updated")
-    def on_organization_updated(self, event):
+    @idempotent_handler("registry", "organization_updated")
+    def on_organization_updated(self, session, data, event):
         # The payload is the whole organisation, so the same upsert applies: a new webhook URL or
         # e-mail address is used from the next delivery on.
-        self._apply("on_organization_updated", event, projection.apply_organization)
+        projection.apply_organization(session, data, event)
 
-    @event_handler("registry", "grid_worker_assigned")
-    def on_grid_worker_assigned(self, event):
-        self._apply("on_grid_worker_assigned", event, projection.apply_grid_worker)
+    @idempotent_handler("registry", "grid_worker_assigned")
+    def on_grid_worker_assigned(self, session, data, event):
+        projection.apply_grid_worker(session, data, event)
 
     @multi_event_handler(rules.bindings(RULES), "on_rule_event")
     def on_rule_event(self, event):
+        # One event may raise several rules' notices: each rule claims it on its own.
         with self.db.transaction() as session:
             for rule in rules.matching(RULES, event):
-                if claim(session, f"notify.rule.{rule['name']}", event):
+                if claim(session, f"{self.name}.rule.{rule['name']}", event):
                     rules.raise_notice(session, rule, event)
         self.engine.wake("fanout")
 
     @timer(interval=30, eager=True)
     def fill_projection_from_snapshot(self):
-        """Once per process start, take the registry's snapshot: events published before notify's
-        queues existed (or while it was away) would otherwise be missing. Upserts never let the
-        snapshot overwrite a newer state an event already brought."""
-        if self.engine.projection_synced:
-            return
+        """Once per process start, take the registry's snapshot (``heyun.projection``). Upserts
+        never let the snapshot overwrite a newer state an event already brought."""
         self.context.act_as(SYSTEM)
-        registry = TimedProxy(self.registry, SNAPSHOT_CALL_SECONDS)
-        for attempt in range(1, SNAPSHOT_ATTEMPTS + 1):
-            try:
-                count = projection.fill_from_snapshot(self.db.Session, registry, transaction, self.pii)
-            except eventlet.Timeout:
-                log.warning("registry snapshot call unanswered (attempt %d of %d)", attempt, SNAPSHOT_ATTEMPTS)
-                continue
-            except Exception as exc:  # registry not running yet: the next tick tries again
-                log.warning("registry snapshot unavailable (%s); will retry", exc)
-                return
-            self.engine.projection_synced = True
-            log.info("projection synchronised with the registry snapshot: %d residents", count)
-            return
+        self.registry_snapshot.take(
+            lambda: projection.fill_from_snapshot(self.db.Session, self.registry, transaction, self.pii))
 
     @rpc
     def projection_size(self):

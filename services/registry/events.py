@@ -1,7 +1,11 @@
 """The facts the registry publishes on ``registry.events``, each with its payload schema.
 
-Payloads carry what a projection needs (ids, dwelling, grid, tags, names) and contact details
-only masked: a consumer that must reach a person asks the registry over RPC, which audits it.
+Payloads carry what a projection needs (ids, dwelling, grid, tags, names). Contact details travel
+masked for reading (``phone_masked``) and, for delivery, as ``phone_token``: the registry's own
+ciphertext under the platform's PII key, which only a holder of that key opens. notify holds it and
+decrypts a number only to hand it to the SMS gateway, never to show it, so that is not an audited
+read (the registry audits every number it shows a person: ``registry.pii``); an integrator without
+the key learns nothing from it. The health tags travel the same way (``health_tags_token``).
 """
 from marshmallow import Schema, fields
 

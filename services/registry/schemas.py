@@ -185,13 +185,6 @@ class Rating(Schema):
     comment = fields.String(allow_none=True, load_default=None, validate=validate.Length(0, 1000))
 
 
-def load_changes(schema, data):
-    """A partial update: ``data`` loaded through ``schema`` with nothing required and the
-    defaults of fields not sent dropped again, so a field not sent is left as it is."""
-    loaded = load(schema, data, partial=True)
-    return {key: value for key, value in loaded.items() if key in (data or {})}
-
-
 class Snapshot(Schema):
     after_id = fields.String(load_default="")
     limit = fields.Integer(load_default=1000, validate=validate.Range(1, 5000))

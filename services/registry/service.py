@@ -1,26 +1,21 @@
 """registry: the Nameko entrypoints. Each one loads its input, calls the domain, returns primitives;
 the rules live in places, residents, importing, organizations and proxy."""
-from dataclasses import replace
-
-from nameko.dependency_providers import Config
 from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 
+from heyun import chassis
 from heyun.config import days_setting
-from heyun.db import Database
-from heyun.errors import Conflict, InvalidInput
-from heyun.events import asyncapi_document
-from heyun.identity import ROUTE, CallerIdentity
+from heyun.errors import InvalidInput
 from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
+from heyun.schemas import load_changes
 from registry import events, importing, organizations, places, proxy, residents, schemas
 from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import RETENTION_DAYS, access_log, expire_access_log
-from registry.schemas import listing, load, load_changes
+from registry.schemas import listing, load
 
 
 class AuditRetention(DependencyProvider):
@@ -34,43 +29,17 @@ class AuditRetention(DependencyProvider):
         return self.days
 
 
-class RegistryService:
+class RegistryService(chassis.Service):
     name = "registry"
 
-    db = Database()
-    context = CallerIdentity()
+    published_events = events.ALL
+
     pii = PiiProtection()
-    config = Config()
     audit_retention_days = AuditRetention()
-
-    @property
-    def caller(self):
-        """Who asks, with how the request came in (``heyun.identity.ROUTE``) for the audit log."""
-        caller = self.context.caller
-        return replace(caller, extra={**caller.extra, ROUTE: self.context.route})
-
-    def _write(self, work):
-        """Run ``work(session)`` in one transaction; a unique-key race becomes a 409, not a crash."""
-        try:
-            with self.db.transaction() as session:
-                return work(session)
-        except IntegrityError:
-            raise Conflict("The change clashes with existing data (a duplicate).") from None
 
     @property
     def webhook_guard(self):
         return OutboundGuard(self.config.get("WEBHOOK_ALLOWED_NETWORKS") or "")
-
-    @rpc
-    def ping(self):
-        with self.db.transaction() as session:
-            session.execute(Building.__table__.select().limit(1))
-        return {"service": self.name, "ok": True}
-
-    @rpc
-    def catalogue(self):
-        """The AsyncAPI document of every event the registry publishes."""
-        return asyncapi_document(self.name, events.ALL)
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
@@ -87,12 +56,14 @@ class RegistryService:
     @user_rpc
     def create_building(self, data):
         data = load(schemas.BuildingCreate(), data)
-        return self._write(lambda session: places.create_building(session, self.caller, data))
+        with self.db.write() as session:
+            return places.create_building(session, self.caller, data)
 
     @user_rpc
     def move_building(self, building_id, data):
         data = load(schemas.BuildingMove(), data)
-        return self._write(lambda session: places.move_building(session, self.caller, building_id, data))
+        with self.db.write() as session:
+            return places.move_building(session, self.caller, building_id, data)
 
     @user_rpc
     def list_dwellings(self, filters=None, limit=50, offset=0, cursor=None):
@@ -114,7 +85,8 @@ class RegistryService:
     @user_rpc
     def create_grid(self, data):
         data = load(schemas.GridCreate(), data)
-        return self._write(lambda session: places.create_grid(session, self.caller, data))
+        with self.db.write() as session:
+            return places.create_grid(session, self.caller, data)
 
     @user_rpc
     def list_grid_workers(self, filters=None, limit=50, offset=0, cursor=None):
@@ -125,13 +97,15 @@ class RegistryService:
     @user_rpc
     def create_grid_worker(self, data):
         data = load(schemas.GridWorkerCreate(), data)
-        return self._write(lambda session: places.create_grid_worker(session, self.pii, self.caller, data))
+        with self.db.write() as session:
+            return places.create_grid_worker(session, self.pii, self.caller, data)
 
     @user_rpc
     def update_grid_worker(self, grid_worker_id, data):
         changes = load_changes(schemas.GridWorkerCreate(), data)
-        return self._write(lambda session: places.update_grid_worker(
-            session, self.pii, self.caller, grid_worker_id, changes))
+        with self.db.write() as session:
+            return places.update_grid_worker(
+                session, self.pii, self.caller, grid_worker_id, changes)
 
     @rpc
     def grid_scope(self, account):
@@ -153,7 +127,8 @@ class RegistryService:
     @user_rpc
     def register_household(self, data):
         data = load(schemas.HouseholdCreate(), data)
-        return self._write(lambda session: residents.register_household(session, self.caller, data))
+        with self.db.write() as session:
+            return residents.register_household(session, self.caller, data)
 
     @user_rpc
     def list_residents(self, filters=None, limit=50, offset=0, cursor=None):
@@ -169,17 +144,20 @@ class RegistryService:
     @user_rpc
     def register_resident(self, data):
         data = load(schemas.ResidentCreate(), data)
-        return self._write(lambda session: residents.register_resident(session, self.pii, self.caller, data))
+        with self.db.write() as session:
+            return residents.register_resident(session, self.pii, self.caller, data)
 
     @user_rpc
     def update_resident(self, resident_id, data):
         data = load(schemas.ResidentUpdate(), data)
-        return self._write(lambda session: residents.update_resident(session, self.pii, self.caller, resident_id, data))
+        with self.db.write() as session:
+            return residents.update_resident(session, self.pii, self.caller, resident_id, data)
 
     @user_rpc
     def move_resident(self, resident_id, data):
         data = load(schemas.Move(), data)
-        return self._write(lambda session: residents.move_resident(session, self.pii, self.caller, resident_id, data))
+        with self.db.write() as session:
+            return residents.move_resident(session, self.pii, self.caller, resident_id, data)
 
     @user_rpc
     def residence_history(self, resident_id):
@@ -190,8 +168,9 @@ class RegistryService:
     def import_residents(self, header, rows, first_row_number=2):
         if not isinstance(header, list) or not isinstance(rows, list):
             raise InvalidInput("header and rows are lists.", {"rows": ["Expected a list of rows."]})
-        return self._write(lambda session: importing.import_rows(
-            session, self.pii, self.caller, header, rows, first_row_number))
+        with self.db.write() as session:
+            return importing.import_rows(
+                session, self.pii, self.caller, header, rows, first_row_number)
 
     @rpc
     def import_template(self):
@@ -235,14 +214,16 @@ class RegistryService:
     @user_rpc
     def create_organization(self, data):
         data = load(schemas.OrganizationCreate(), data)
-        return self._write(lambda session: organizations.create_organization(
-            session, self.caller, data, self.webhook_guard))
+        with self.db.write() as session:
+            return organizations.create_organization(
+                session, self.caller, data, self.webhook_guard)
 
     @user_rpc
     def update_organization(self, organization_id, data):
         changes = load_changes(schemas.OrganizationCreate(exclude=("kind",)), data)  # the kind is fixed
-        return self._write(lambda session: organizations.update_organization(
-            session, self.caller, organization_id, changes, self.webhook_guard))
+        with self.db.write() as session:
+            return organizations.update_organization(
+                session, self.caller, organization_id, changes, self.webhook_guard)
 
     @user_rpc
     def list_service_items(self, limit=50, offset=0, cursor=None):
@@ -259,7 +240,8 @@ class RegistryService:
     @user_rpc
     def submit_proxy_request(self, data):
         data = load(schemas.ProxyRequestCreate(), data)
-        return self._write(lambda session: proxy.submit(session, self.caller, data))
+        with self.db.write() as session:
+            return proxy.submit(session, self.caller, data)
 
     @user_rpc
     def list_proxy_requests(self, filters=None, limit=50, offset=0):
@@ -275,21 +257,25 @@ class RegistryService:
     @user_rpc
     def transition_proxy_request(self, request_id, data):
         data = load(schemas.Transition(), data)
-        return self._write(lambda session: proxy.transition(session, self.caller, request_id, data))
+        with self.db.write() as session:
+            return proxy.transition(session, self.caller, request_id, data)
 
     @user_rpc
     def rate_proxy_request(self, request_id, data):
         data = load(schemas.Rating(), data)
-        return self._write(lambda session: proxy.rate(session, self.caller, request_id, data))
+        with self.db.write() as session:
+            return proxy.rate(session, self.caller, request_id, data)
 
     @rpc
     def flag_overdue_proxy_requests(self):
-        return {"flagged": self._write(proxy.flag_overdue)}
+        with self.db.write() as session:
+            return {"flagged": proxy.flag_overdue(session)}
 
     @timer(interval=3600)
     def hourly_overdue_check(self):
         # Hourly rather than daily so a restart never skips a day; flagging is once per request.
-        self._write(proxy.flag_overdue)
+        with self.db.write() as session:
+            proxy.flag_overdue(session)
 
 
     # -- the personal-data audit log --------------------------------------------------------
@@ -302,4 +288,5 @@ class RegistryService:
     @timer(interval=3600)
     def hourly_pii_access_expiry(self):
         """Audit rows are kept ``PII_AUDIT_RETENTION_DAYS`` (three years by default), then deleted."""
-        self._write(lambda session: expire_access_log(session, self.audit_retention_days))
+        with self.db.write() as session:
+            expire_access_log(session, self.audit_retention_days)

@@ -11,6 +11,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from notify.exceptions import InvalidAddress  # noqa: F401 (the channels raise it, imported from here)
+
 SENT = "sent"
 DELIVERED = "delivered"
 FAILED = "failed"
@@ -37,10 +39,6 @@ def succeeded(delivery, status, detail=""):
 
 def failed(delivery, detail, retryable):
     return Outcome(delivery["id"], FAILED, detail, retryable)
-
-
-class InvalidAddress(ValueError):
-    """The delivery cannot be sent on this channel as addressed; retrying will not change that."""
 
 
 class Channel:

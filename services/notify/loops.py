@@ -1,4 +1,5 @@
-"""The notify engine: the background loops of one notify process.
+"""The notify engine: the background loops of one notify process (plain Python; the service's
+``Engine`` dependency in ``service.py`` starts and stops them with the container).
 
 * fan-out: notices in ``publishing`` get their deliveries written, batch by batch, resumably;
 * dispatch: due deliveries are handed to their channels;
@@ -9,14 +10,12 @@ so work left by a crashed process or another replica is picked up too. Replicas 
 through leases; nothing here needs to be the only copy running.
 """
 import logging
-import threading
-import time
 from datetime import timedelta
 
-from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
-from heyun.db import Database, transaction
+from heyun.db import transaction
+from heyun.loops import Loop
 from heyun.outbox import record
 from notify import fanout, notices
 from notify.channels import build_channels
@@ -27,73 +26,38 @@ from notify.models import Notice, utcnow
 log = logging.getLogger(__name__)
 
 
-class Loop:
-    """Run ``step`` until stopped; ``step`` returns True when it did work (run again at once)."""
-
-    def __init__(self, name, step, idle_seconds):
-        self.name, self.step, self.idle_seconds = name, step, idle_seconds
-        self.wakeup = threading.Event()
-        self.running = True
-
-    def run(self):
-        backoff = 0.5
-        while self.running:
-            try:
-                busy = self.step()
-                backoff = 0.5
-            except Exception:  # the database or a channel is down: log, wait, keep going
-                log.exception("notify %s loop failed; retrying in %.1fs", self.name, backoff)
-                time.sleep(backoff)
-                backoff = min(backoff * 2, 30)
-                continue
-            if not busy:
-                self.wakeup.wait(self.idle_seconds)
-                self.wakeup.clear()
-
-    def stop(self):
-        self.running = False
-        self.wakeup.set()
-
-
-class NotifyEngine(DependencyProvider):
-    def setup(self):
-        config = self.container.config
-        self.Session = None  # the service's Database provider's, taken at start (see ``start``)
-        self.projection_synced = False  # set once this process has taken the registry's snapshot
+class NotifyEngine:
+    def __init__(self, config):
+        self.config = config
+        self.Session = None  # the service's Database provider's, given at start
         self.batch_size = int(config.get("FANOUT_BATCH_SIZE") or 5000)
         self.lease = timedelta(seconds=float(config.get("FANOUT_LEASE_SECONDS") or 60))
         self.channels = build_channels(config)
         # Absent: the 22:00-07:00 of DOMAIN.md. A malformed value stops the service at start.
         fanout.configure_quiet_hours(config.get("QUIET_HOURS", "22:00-07:00"), config.get("TIME_ZONE"))
         self.loops = {
-            "fanout": Loop("fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
-            "dispatch": Loop("dispatch", self.dispatch_step, float(config.get("DISPATCH_POLL_SECONDS") or 1)),
-            "housekeeping": Loop("housekeeping", self.housekeeping_step,
+            "fanout": Loop("notify fan-out", self.fan_out_step, float(config.get("FANOUT_POLL_SECONDS") or 1)),
+            "dispatch": Loop("notify dispatch", self.dispatch_step, float(config.get("DISPATCH_POLL_SECONDS") or 1)),
+            "housekeeping": Loop("notify housekeeping", self.housekeeping_step,
                                  float(config.get("ESCALATION_CHECK_SECONDS") or 30)),
         }
 
-    def start(self):
-        # Share the Database provider's sessions, so events recorded here wake its outbox relay.
-        database = next(d for d in self.container.dependencies if isinstance(d, Database))
-        self.Session = database.Session
-        config = self.container.config
-        self.dispatcher = Dispatcher(self.Session, transaction, self.channels, config["PII_KEY"],
-                                     int(config.get("DISPATCH_BATCH_SIZE") or 500))
+    def start(self, Session, spawn):
+        """Run the loops with ``Session`` (the service's database: events recorded here then wake
+        its outbox relay) in threads ``spawn(run, identifier=…)`` starts."""
+        self.Session = Session
+        self.dispatcher = Dispatcher(self.Session, transaction, self.channels, self.config["PII_KEY"],
+                                     int(self.config.get("DISPATCH_BATCH_SIZE") or 500))
         for name, loop in self.loops.items():
-            self.container.spawn_managed_thread(loop.run, identifier=f"notify-{name}")
+            spawn(loop.run, identifier=f"notify-{name}")
 
     def stop(self):
         for loop in self.loops.values():
             loop.stop()
 
-    kill = stop
-
-    def get_dependency(self, worker_ctx):
-        return self
-
     def wake(self, *names):
         for name in names or self.loops:
-            self.loops[name].wakeup.set()
+            self.loops[name].wake()
 
     # -- the steps ----------------------------------------------------------------------------
     def fan_out_step(self):

@@ -31,10 +31,10 @@ from werkzeug.wrappers import Request, Response
 
 from gateway import accounts
 from gateway.exceptions import MalformedJson, UnsupportedMediaType
-from gateway.idempotency import IdempotencyStore, body_hash
-from gateway.metrics import HttpMetrics
-from gateway.revocation import TokenRevocations
-from gateway.problems import JSON_TYPE, dumps, response_from_exception
+from gateway.edge.idempotency import IdempotencyStore, body_hash
+from gateway.edge.metrics import HttpMetrics
+from gateway.edge.revocation import TokenRevocations
+from gateway.edge.problems import JSON_TYPE, dumps, response_from_exception
 from heyun.errors import DomainError, Forbidden, NotFound
 from heyun.identity import CONTEXT_KEY
 from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE

@@ -7,7 +7,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-from gateway.http import ApiEndpoint, SPREADSHEET_TYPES
+from gateway.edge.http import ApiEndpoint, SPREADSHEET_TYPES
 from gateway.schemas import Health, Problem
 from heyun.schemas import MAX_LIMIT, MAX_OFFSET
 
