@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python -m bench.bench_import
 	$(BIN)/python -m bench.bench_read
 	$(BIN)/python -m bench.bench_notify
+	$(BIN)/python -m bench.bench_lists
 
 clean:
 	rm -rf $(VENV) data *.egg-info

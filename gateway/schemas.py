@@ -9,7 +9,7 @@ caller), never re-filled by the gateway.
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
 from gateway.accounts import ROLES
-from heyun.schemas import Paging
+from heyun.schemas import KeysetPaging, Paging
 
 # Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
 TAGS = (
@@ -55,29 +55,30 @@ class TokenResponse(Schema):
 
 
 # -- paging and filters (query strings) ----------------------------------------------------
-# Paging is the kernel's (heyun.schemas), the one the services check too.
+# Paging is the kernel's (heyun.schemas), the one the services check too; KeysetPaging adds the
+# cursor for the lists that page by it (the registry's), and Paging refuses one as unknown.
 
 
-class BuildingQuery(Paging):
+class BuildingQuery(KeysetPaging):
     grid_id = fields.String()
 
 
-class DwellingQuery(Paging):
+class DwellingQuery(KeysetPaging):
     building_id = fields.String()
     unit = fields.Integer(validate=validate.Range(1, 20))
     floor = fields.Integer(validate=validate.Range(1, 60))
 
 
-class GridWorkerQuery(Paging):
+class GridWorkerQuery(KeysetPaging):
     grid_id = fields.String()
 
 
-class HouseholdQuery(Paging):
+class HouseholdQuery(KeysetPaging):
     building_id = fields.String()
     origin_village = fields.String()
 
 
-class ResidentQuery(Paging):
+class ResidentQuery(KeysetPaging):
     building_id = fields.String()
     floor_min = fields.Integer(validate=validate.Range(1, 60))
     floor_max = fields.Integer(validate=validate.Range(1, 60))
@@ -98,7 +99,7 @@ class ResidentQuery(Paging):
             raise ValidationError("min_age is above max_age.", "min_age")
 
 
-class OrganizationQuery(Paging):
+class OrganizationQuery(KeysetPaging):
     kind = fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
 
 
@@ -115,7 +116,8 @@ class ProxyRequestQuery(Paging):
 
 
 def split_query(query):
-    """``{limit, offset, **filters}`` → ``(filters, limit, offset)`` for a list RPC."""
+    """``{limit, offset, **filters}`` → ``(filters, limit, offset)`` for a list RPC. A ``cursor``
+    stays among the filters: the service's ``heyun.schemas.listing`` takes it from there."""
     filters = dict(query)
     return filters, filters.pop("limit", 50), filters.pop("offset", 0)
 
@@ -709,9 +711,16 @@ class Health(Schema):
 
 
 def list_of(item_schema):
-    """``{"items": [...], "total": N}`` for ``item_schema``, named for the OpenAPI document."""
+    """``{"items": [...], "total": N, "total_estimated", "next_cursor"}`` for ``item_schema``,
+    named for the OpenAPI document."""
     return type(f"{item_schema.__name__}List", (Schema,), {
         "items": fields.List(fields.Nested(item_schema)), "total": fields.Integer(),
+        "total_estimated": fields.Boolean(metadata={
+            "description": "True when total is the database's estimate (past 10,000 rows a list is not "
+                           "counted); absent or false when it is exact."}),
+        "next_cursor": fields.String(allow_none=True, metadata={
+            "description": "Pass as cursor for the page after this one; null on the last page. Only on "
+                           "the lists that take a cursor."}),
     })
 
 

@@ -87,7 +87,9 @@ def build(service_cls):
         title="Heyun 河润 API", version="1.0.0", openapi_version="3.0.3",
         info={"description": "The HTTP API of the Wanghe community platform. Errors are "
                              "application/problem+json (RFC 9457); lists are {items, total} with limit "
-                             f"(default 50, max {MAX_LIMIT}) and offset (max {MAX_OFFSET:,}); POST accepts an "
+                             f"(default 50, max {MAX_LIMIT}) and offset (max {MAX_OFFSET:,}), and the registry's lists "
+                             "also by cursor (next_cursor; a total past 10,000 is an estimate, marked "
+                             "total_estimated); POST accepts an "
                              "Idempotency-Key header."},
         servers=[{"url": "/"}],
         plugins=[MarshmallowPlugin()],

@@ -11,6 +11,8 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    func,
+    literal_column,
 )
 from sqlalchemy.orm import DeclarativeBase
 
@@ -35,6 +37,7 @@ class GridWorker(Base):
     phone_cipher = Column(Text)
     phone_masked = Column(String(20))
     grid_id = Column(String(36), ForeignKey("grids.id"), nullable=False, index=True)
+    __table_args__ = (Index("ix_grid_workers_name_order", "name", "id"),)  # the list's order
 
 
 class Building(Base):
@@ -65,9 +68,11 @@ class Household(Base):
     id = Column(String(36), primary_key=True, default=new_id)
     origin_village = Column(String(50))  # 东辛村 or 花二村 for the resettled families
     resettled_on = Column(Date)
-    dwelling_id = Column(String(36), ForeignKey("dwellings.id"), index=True)
+    dwelling_id = Column(String(36), ForeignKey("dwellings.id"))
     head_resident_id = Column(String(36))
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    # The household list's order within a dwelling (migration 0005); it serves the key's lookups too.
+    __table_args__ = (Index("ix_households_dwelling_order", "dwelling_id", "id"),)
 
 
 class Resident(Base):
@@ -83,13 +88,21 @@ class Resident(Base):
     phone_masked = Column(String(20))
     household_id = Column(String(36), ForeignKey("households.id"), index=True)
     relation_to_head = Column(String(30))
-    dwelling_id = Column(String(36), ForeignKey("dwellings.id"), index=True)
-    # Tags as ",elderly,living_alone," so one LIKE finds a tag on SQLite and PostgreSQL alike.
+    dwelling_id = Column(String(36), ForeignKey("dwellings.id"))
+    # Tags as ",elderly,living_alone,": a LIKE finds a tag on SQLite, an indexed array containment
+    # on PostgreSQL (``residents.has_tag``).
     tags = Column(Text, nullable=False, default=",")
     language = Column(String(5), nullable=False, default="zh", server_default="zh")  # notices in zh or en
     preferred_channel = Column(String(20))  # in_app | sms | door_to_door; None: notify decides
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     updated_at = Column(UtcDateTime, nullable=False, default=utcnow)
+    __table_args__ = (
+        # The list's order within a dwelling (by name, then id); it serves the key's lookups too.
+        Index("ix_residents_dwelling_order", "dwelling_id", "name", "id"),
+        # The tag filter on PostgreSQL (``residents.has_tag``); SQLite scans with LIKE.
+        Index("ix_residents_tag_set", func.string_to_array(tags, literal_column("','")),
+              postgresql_using="gin").ddl_if(dialect="postgresql"),
+    )
 
 
 class Residence(Base):

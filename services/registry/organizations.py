@@ -8,7 +8,8 @@ from heyun.outbox import record
 from registry import idnumbers
 from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
 from registry.models import Organization, ServiceItem
-from registry.places import get_or_404, page, refuse_taken, require_office
+from heyun.paging import page
+from registry.places import get_or_404, refuse_taken, require_office
 
 UPDATABLE = ("name", "contacts", "webhook_url")  # the kind never changes: accounts link by it
 PUBLIC_ONLY = OutboundGuard()  # no allow-list: webhooks to public addresses only
@@ -33,10 +34,11 @@ def organization_payload(org):
 
 
 def list_organizations(session, caller, filters, paging):
-    query = select(Organization).order_by(Organization.kind, Organization.name)
+    query = select(Organization)
     if filters.get("kind"):
         query = query.where(Organization.kind == filters["kind"])
-    return page(session, query, paging, lambda o: organization_dict(o, caller))
+    return page(session, query, paging, lambda o: organization_dict(o, caller),
+                keys=[Organization.kind, Organization.name])  # names are unique
 
 
 def get_organization(session, caller, organization_id):
@@ -92,7 +94,7 @@ def service_item_dict(item):
 
 
 def list_service_items(session, paging):
-    return page(session, select(ServiceItem).order_by(ServiceItem.code), paging, service_item_dict)
+    return page(session, select(ServiceItem), paging, service_item_dict, keys=[ServiceItem.code])
 
 
 def get_service_item(session, item_id):

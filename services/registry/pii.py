@@ -72,7 +72,7 @@ def access_log(session, caller, filters, paging):
     """One page of the audit log, newest first; admins only (who read whose numbers is itself
     sensitive: it maps staff to the people they looked at)."""
     from registry.models import PiiAccess
-    from registry.places import page
+    from heyun.paging import page
 
     if not caller.has_role("admin"):
         raise Forbidden("Only admins may read the personal-data audit log.")

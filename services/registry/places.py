@@ -1,23 +1,14 @@
 """Places and the grid: buildings → units → floors → dwellings, grids covering buildings, and
 the grid workers assigned to them."""
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.outbox import record
+from heyun.paging import page
 from registry import idnumbers
 from registry.events import BUILDING_MOVED, GRID_WORKER_ASSIGNED
 from registry.models import Building, Dwelling, Grid, GridWorker
 from registry.pii import Viewer
-
-
-def page(session, query, paging, to_dict):
-    """``{"items", "total"}`` for one page of ``query``."""
-    rows = session.execute(query.limit(paging["limit"]).offset(paging["offset"])).all()
-    if len(rows) < paging["limit"] and (rows or paging["offset"] == 0):
-        total = paging["offset"] + len(rows)  # the last page tells the total without counting
-    else:
-        total = session.execute(select(func.count()).select_from(query.order_by(None).subquery())).scalar()
-    return {"items": [to_dict(*row) for row in rows], "total": total}
 
 
 def get_or_404(session, model, object_id, what):
@@ -54,10 +45,10 @@ def building_dict(building):
 
 
 def list_buildings(session, filters, paging):
-    query = select(Building).order_by(Building.number)
+    query = select(Building)
     if filters.get("grid_id"):
         query = query.where(Building.grid_id == filters["grid_id"])
-    return page(session, query, paging, building_dict)
+    return page(session, query, paging, building_dict, keys=[Building.number])
 
 
 def create_building(session, caller, data):
@@ -106,11 +97,13 @@ def dwelling_payload(dwelling, building):
 
 
 def list_dwellings(session, filters, paging):
-    query = select(Dwelling).order_by(Dwelling.building_id, Dwelling.unit, Dwelling.floor, Dwelling.room)
+    query = select(Dwelling)
     for key in ("building_id", "unit", "floor"):
         if filters.get(key) is not None:
             query = query.where(getattr(Dwelling, key) == filters[key])
-    return page(session, query, paging, dwelling_dict)
+    # The address's unique index (uq_dwelling_address) is this order.
+    return page(session, query, paging, dwelling_dict,
+                keys=[Dwelling.building_id, Dwelling.unit, Dwelling.floor, Dwelling.room])
 
 
 def resolve_dwelling(session, ref, field="dwelling"):
@@ -145,7 +138,7 @@ def grid_dict(grid, session):
 
 
 def list_grids(session, paging):
-    return page(session, select(Grid).order_by(Grid.name), paging, lambda g: grid_dict(g, session))
+    return page(session, select(Grid), paging, lambda g: grid_dict(g, session), keys=[Grid.name])
 
 
 def create_grid(session, caller, data):
@@ -172,11 +165,13 @@ def grid_worker_dict(worker, phone):
 
 
 def list_grid_workers(session, protector, caller, filters, paging):
-    query = select(GridWorker).order_by(GridWorker.name)
+    query = select(GridWorker)
     if filters.get("grid_id"):
         query = query.where(GridWorker.grid_id == filters["grid_id"])
     with Viewer(session, caller, protector) as viewer:
-        return page(session, query, paging, lambda w: grid_worker_dict(w, shown_phone(viewer, w)))
+        # By name as before; the id breaks ties between namesakes, so the order is total.
+        return page(session, query, paging, lambda w: grid_worker_dict(w, shown_phone(viewer, w)),
+                    keys=[GridWorker.name, GridWorker.id])
 
 
 def shown_phone(viewer, worker):

@@ -13,6 +13,7 @@ from sqlalchemy import select
 
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.outbox import record
+from heyun.paging import page
 from registry.events import (
     PROXY_REQUEST_OVERDUE,
     PROXY_REQUEST_RATED,
@@ -29,7 +30,6 @@ from registry.models import (
     ServiceItem,
     utcnow,
 )
-from registry.places import page
 from registry.residents import today
 
 # action → (statuses it may start from, status it leads to)

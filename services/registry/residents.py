@@ -6,7 +6,8 @@ masked unless the caller's role needs them (``pii.Viewer`` audits every reveal).
 """
 from datetime import datetime
 
-from sqlalchemy import false, or_, select
+from sqlalchemy import Text, cast, false, func, literal_column, or_, select, text
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from heyun.config import COMMUNITY_TIME_ZONE
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -17,7 +18,8 @@ from registry import idnumbers
 from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
 from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
 from registry.pii import Viewer
-from registry.places import dwelling_payload, page, resolve_dwelling
+from heyun.paging import page
+from registry.places import dwelling_payload, resolve_dwelling
 
 HEAD_RELATIONS = ("户主", "head")
 
@@ -44,6 +46,14 @@ def encode_tags(tags):
 
 def decode_tags(text):
     return [t for t in (text or "").split(",") if t]
+
+
+def has_tag(dialect, tag):
+    """Residents tagged ``tag``. On PostgreSQL as an array containment, which the GIN index
+    ``ix_residents_tag_set`` answers; elsewhere (SQLite) the LIKE the storage was chosen for."""
+    if dialect == "postgresql":
+        return func.string_to_array(Resident.tags, literal_column("','")).op("@>")(cast(array([tag]), ARRAY(Text)))
+    return Resident.tags.like(f"%,{tag},%")
 
 
 # -- reading -------------------------------------------------------------------------------
@@ -110,6 +120,24 @@ def _with_place():
     )
 
 
+# The resident list's order: by address, then name, the id making it total. Every resident has a
+# dwelling (registering, importing and moving each name one), so the list joins its place inner:
+# PostgreSQL can then walk buildings, their dwellings and their residents in this order by their
+# indexes (buildings.number, uq_dwelling_address, ix_residents_dwelling_order) and stop after a
+# page, at any size, where an outer join had it sort every resident first. Every role that may
+# list residents sees their address and name (heyun.policy), so a cursor carrying these keys
+# tells the caller nothing the page did not.
+RESIDENT_ORDER = (Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name, Resident.id)
+
+
+def _placed():
+    return (
+        select(Resident, Dwelling, Building)
+        .join(Dwelling, Resident.dwelling_id == Dwelling.id)
+        .join(Building, Dwelling.building_id == Building.id)
+    )
+
+
 def _scope_conditions(caller, scopes):
     """The conditions (on a query joined to Building) of the scopes ``caller`` reaches, or None
     for the whole community. Scopes owned by services that have not landed (a volunteer's
@@ -150,7 +178,13 @@ def check_filters(caller, filters):
 
 def list_residents(session, protector, caller, filters, paging):
     check_filters(caller, filters)
-    query = visible_to(_with_place(), caller)
+    if session.get_bind().dialect.name == "postgresql":
+        # For a rare tag (a few hundred of a million) the planner would walk the buildings in
+        # order, rescanning a materialised set of the tagged residents at each one (800 ms at 1M);
+        # without that plan it sorts the few the tag index finds (under 40 ms). No other plan of
+        # this list uses one. For this transaction only.
+        session.execute(text("SET LOCAL enable_material = off"))
+    query = visible_to(_placed(), caller)
     if filters.get("building_id"):
         query = query.where(Building.id == filters["building_id"])
     if filters.get("floor_min"):
@@ -158,7 +192,7 @@ def list_residents(session, protector, caller, filters, paging):
     if filters.get("floor_max"):
         query = query.where(Dwelling.floor <= filters["floor_max"])
     if filters.get("tag"):
-        query = query.where(Resident.tags.like(f"%,{filters['tag']},%"))
+        query = query.where(has_tag(session.get_bind().dialect.name, filters["tag"]))
     if filters.get("grid_id"):
         query = query.where(Building.grid_id == filters["grid_id"])
     if filters.get("household_id"):
@@ -188,15 +222,13 @@ def list_residents(session, protector, caller, filters, paging):
             if "id_number" in access.fields:
                 matches.append(Resident.id_number_masked.endswith(q.upper(), autoescape=True))
             query = query.where(or_(*matches))
-    query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Resident.name,
-                           Resident.id)
     with Viewer(session, caller, protector) as viewer:
         def item(resident, dwelling, building):
             if searched_by:  # found by their number: a use of it, audited like a reveal
                 viewer.used("resident", resident.id, searched_by)
             return resident_dict(resident, dwelling, building, viewer)
 
-        return page(session, query, paging, item)
+        return page(session, query, paging, item, keys=RESIDENT_ORDER)
 
 
 def whole_number(q):
@@ -454,11 +486,12 @@ def household_dict(session, household):
     }
 
 
-def households_visible_to(caller):
+def households_visible_to(caller, placed=False):
     """Households joined to their place, narrowed by the access policy: the community office
-    sees all, a grid worker their grids', other roles none."""
-    query = (select(Household).outerjoin(Dwelling, Household.dwelling_id == Dwelling.id)
-             .outerjoin(Building, Dwelling.building_id == Building.id))
+    sees all, a grid worker their grids', other roles none. ``placed`` joins the place inner
+    (every household has a dwelling), which lets the list walk it in order (see RESIDENT_ORDER)."""
+    query = (select(Household).join(Dwelling, Household.dwelling_id == Dwelling.id, isouter=not placed)
+             .join(Building, Dwelling.building_id == Building.id, isouter=not placed))
     scopes = policy.household_scopes(caller.roles)
     if policy.COMMUNITY in scopes:
         return query
@@ -468,13 +501,13 @@ def households_visible_to(caller):
 
 
 def list_households(session, caller, filters, paging):
-    query = households_visible_to(caller)
+    query = households_visible_to(caller, placed=True)
     if filters.get("building_id"):
         query = query.where(Building.id == filters["building_id"])
     if filters.get("origin_village"):
         query = query.where(Household.origin_village == filters["origin_village"])
-    query = query.order_by(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Household.id)
-    return page(session, query, paging, lambda h: household_dict(session, h))
+    return page(session, query, paging, lambda h: household_dict(session, h),
+                keys=(Building.number, Dwelling.unit, Dwelling.floor, Dwelling.room, Household.id))
 
 
 def get_household(session, caller, household_id):

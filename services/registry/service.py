@@ -43,8 +43,8 @@ class RegistryService(chassis.Service):
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
-    def list_buildings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset)
+    def list_buildings(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
@@ -66,14 +66,14 @@ class RegistryService(chassis.Service):
             return places.move_building(session, self.caller, building_id, data)
 
     @user_rpc
-    def list_dwellings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
+    def list_dwellings(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
     @user_rpc
-    def list_grids(self, limit=50, offset=0):
-        _, paging = listing(None, None, limit, offset)
+    def list_grids(self, limit=50, offset=0, cursor=None):
+        _, paging = listing(None, None, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_grids(session, paging)
 
@@ -89,8 +89,8 @@ class RegistryService(chassis.Service):
             return places.create_grid(session, self.caller, data)
 
     @user_rpc
-    def list_grid_workers(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
+    def list_grid_workers(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
@@ -114,8 +114,8 @@ class RegistryService(chassis.Service):
 
     # -- households and residents ----------------------------------------------------------
     @user_rpc
-    def list_households(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset)
+    def list_households(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
@@ -131,8 +131,8 @@ class RegistryService(chassis.Service):
             return residents.register_household(session, self.caller, data)
 
     @user_rpc
-    def list_residents(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset)
+    def list_residents(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
@@ -201,8 +201,8 @@ class RegistryService(chassis.Service):
 
     # -- organisations and service items ---------------------------------------------------
     @user_rpc
-    def list_organizations(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset)
+    def list_organizations(self, filters=None, limit=50, offset=0, cursor=None):
+        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
@@ -226,8 +226,8 @@ class RegistryService(chassis.Service):
                 session, self.caller, organization_id, changes, self.webhook_guard)
 
     @user_rpc
-    def list_service_items(self, limit=50, offset=0):
-        _, paging = listing(None, None, limit, offset)
+    def list_service_items(self, limit=50, offset=0, cursor=None):
+        _, paging = listing(None, None, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return organizations.list_service_items(session, paging)
 
