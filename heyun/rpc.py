@@ -31,13 +31,13 @@ class TimedServiceProxy:
         method = getattr(self._proxy, method_name)
 
         def call(*args, **kwargs):
-            try:
-                reply = method.call_async(*args, **kwargs)
-            except UnknownService:  # no queue: the service has never run on this broker
-                raise ServiceUnavailable(f"The {self._service_name} service is not running.") from None
+            # The deadline covers sending too: a call made while this service is still starting
+            # (an eager timer) can block before the request is out, not only while awaiting a reply.
             try:
                 with eventlet.Timeout(self._timeout):
-                    return reply.result()
+                    return method.call_async(*args, **kwargs).result()
+            except UnknownService:  # no queue: the service has never run on this broker
+                raise ServiceUnavailable(f"The {self._service_name} service is not running.") from None
             except eventlet.Timeout:
                 raise ServiceUnavailable(
                     f"The {self._service_name} service did not answer within {self._timeout:g} s.") from None
