@@ -12,7 +12,9 @@ import requests
 
 from heyun.config import ROOT
 from heyun.testing import wait_for
-from tests.conftest import DEMO_PASSWORD, Vhost, free_port
+from heyun.testing import free_port
+from heyun.testing.broker import Vhost
+from tests.support import DEMO_PASSWORD
 
 
 @pytest.mark.e2e

@@ -1,20 +1,15 @@
 """Registry test fixtures: a small world in a fresh PostgreSQL database and a running service."""
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 
-from heyun.config import service_config as registry_file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import CONTEXT_KEY, Caller
-from registry.models import Building, Grid
-from heyun.pii import Protector
-from registry.places import create_grid_worker
 from heyun.identity import SYSTEM
+from heyun.pii import Protector
+from heyun.testing.callers import STAFF, caller
+from heyun.testing.clients import RpcClient
+from registry.models import Building, Grid
+from registry.places import create_grid_worker
 from registry.service import RegistryService
-
-PII_KEY = registry_file_config("registry")["PII_KEY"]
-STAFF = Caller(account="staff", roles=("staff",))
-PROPERTY = Caller(account="property", roles=("property_manager",))
-CANTEEN = Caller(account="canteen", roles=("canteen_staff",))
+from registry.tests.support import PII_KEY
 
 
 @pytest.fixture
@@ -38,8 +33,8 @@ def world(migrated_database):
                                                         "phone": "13800000002"})
         ids = {"url": url, "grid_a": grid_a.id, "grid_b": grid_b.id, "east": east.id, "west": west.id}
     engine.dispose()
-    ids["gw_a"] = Caller(account="gw-a", roles=("grid_worker",), grid_ids=(ids["grid_a"],))
-    ids["gw_b"] = Caller(account="gw-b", roles=("grid_worker",), grid_ids=(ids["grid_b"],))
+    ids["gw_a"] = caller("grid_worker", account="gw-a", grid_ids=(ids["grid_a"],))
+    ids["gw_b"] = caller("grid_worker", account="gw-b", grid_ids=(ids["grid_b"],))
     return ids
 
 
@@ -49,13 +44,4 @@ def registry(container_factory, service_config, world):
     config = service_config(DATABASE_URL=world["url"], PII_KEY=PII_KEY)
     container = container_factory(RegistryService, config)
     container.start()
-
-    class Client:
-        amqp_config = config
-
-        def call(self, method, *args, caller=STAFF, **kwargs):
-            context = {CONTEXT_KEY: caller.to_json()} if caller else {}
-            with ServiceRpcProxy("registry", config, context_data=context) as proxy:
-                return getattr(proxy, method)(*args, **kwargs)
-
-    return Client()
+    return RpcClient("registry", config, caller=STAFF)

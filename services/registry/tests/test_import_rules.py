@@ -16,8 +16,7 @@ from heyun.testing import wait_for
 from registry import idnumbers, importing
 from registry.events import RESIDENT_MOVED, RESIDENT_UPDATED
 from registry.models import PiiAccess
-from registry.tests.conftest import PROPERTY
-from registry.tests.test_service import person
+from registry.tests.support import PROPERTY, person
 
 FULL_HEADER = ["姓名", "身份证号", "手机号", "楼号", "单元", "楼层", "房号", "标签", "与户主关系"]
 
