@@ -231,3 +231,35 @@ def service_config(rabbit_config):
         return config
 
     return make
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """One migrated SQLite file per service per run, copied for each test (a migration takes a
+    second; a copy, nothing)."""
+    from heyun.migrations import upgrade
+
+    made = {}
+
+    def template(service):
+        if service not in made:
+            path = tmp_path_factory.mktemp("sqlite-templates") / f"{service}.db"
+            upgrade(service, f"sqlite:///{path}")
+            made[service] = path
+        return made[service]
+
+    return template
+
+
+@pytest.fixture
+def sqlite_database(_migrated_sqlite, tmp_path):
+    """``sqlite_database("registry")`` → URL of a fresh SQLite database at the service's latest
+    revision (the ``make run`` default), for the unit tier."""
+    import shutil
+
+    def make(service):
+        path = tmp_path / f"{service}.db"
+        shutil.copyfile(_migrated_sqlite(service), path)
+        return f"sqlite:///{path}"
+
+    return make

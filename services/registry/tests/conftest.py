@@ -1,41 +1,16 @@
 """Registry test fixtures: a small world in a fresh PostgreSQL database and a running service."""
 import pytest
 
-from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import SYSTEM
-from heyun.pii import Protector
-from heyun.testing.callers import STAFF, caller
+from heyun.testing.callers import STAFF
 from heyun.testing.clients import RpcClient
-from registry.models import Building, Grid
-from registry.places import create_grid_worker
 from registry.service import RegistryService
-from registry.tests.support import PII_KEY
+from registry.tests.support import PII_KEY, build_world
 
 
 @pytest.fixture
 def world(migrated_database):
-    """Two grids of one building each (3 floors, 2 units), a grid worker for each."""
-    url = migrated_database("registry")
-    engine = make_engine(url)
-    Session = make_sessionmaker(engine, "registry")
-    with transaction(Session) as session:
-        grid_a, grid_b = Grid(name="A"), Grid(name="B")
-        session.add_all([grid_a, grid_b])
-        session.flush()
-        east = Building(number=1, name="1号楼", floors=3, units=2, grid_id=grid_a.id)
-        west = Building(number=2, name="2号楼", floors=3, units=2, grid_id=grid_b.id)
-        session.add_all([east, west])
-        session.flush()
-        protector = Protector(PII_KEY)
-        create_grid_worker(session, protector, SYSTEM, {"name": "李娜", "account": "gw-a", "grid_id": grid_a.id,
-                                                        "phone": "13800000001"})
-        create_grid_worker(session, protector, SYSTEM, {"name": "王芳", "account": "gw-b", "grid_id": grid_b.id,
-                                                        "phone": "13800000002"})
-        ids = {"url": url, "grid_a": grid_a.id, "grid_b": grid_b.id, "east": east.id, "west": west.id}
-    engine.dispose()
-    ids["gw_a"] = caller("grid_worker", account="gw-a", grid_ids=(ids["grid_a"],))
-    ids["gw_b"] = caller("grid_worker", account="gw-b", grid_ids=(ids["grid_b"],))
-    return ids
+    """Two grids of one building each (3 floors, 2 units), a grid worker for each (``build_world``)."""
+    return build_world(migrated_database("registry"))
 
 
 @pytest.fixture
