@@ -1,11 +1,12 @@
-# Two commands: `make run` brings Wanghe up; `make test` runs every test. Both install what they
-# need into .venv on first use.
+# Two commands: `make run` brings Wanghe up; `make test` runs every test (`make unit`: only the
+# unit tier, in seconds, with no broker or database server). All install what they need into .venv
+# on first use.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum requirements.txt | cut -d' ' -f1)
 
-.PHONY: run test bench install clean
+.PHONY: run test unit bench install clean
 
 $(STAMP): requirements.txt
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "Heyun needs Python 3.11 or newer")'
@@ -25,6 +26,12 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier: every tests/unit/ directory (domain functions, workers on SQLite; no broker, no
+# database server needed or looked for).
+UNIT_DIRS = heyun/tests/unit gateway/tests/unit $(wildcard services/*/tests/unit)
+unit: $(STAMP)
+	$(BIN)/python -m pytest $(UNIT_DIRS) $(PYTEST_ARGS)
 
 # Every benchmark, one after the other (bench/README.md says what each measures).
 bench: $(STAMP)

@@ -22,5 +22,5 @@ def service_worker(service_cls, database_url, caller=None, **dependencies):
     dependencies.setdefault("db", DatabaseAccess(make_sessionmaker(engine, service_cls.name)))
     dependencies.setdefault("context", CallerStub(caller))
     worker = worker_factory(service_cls, **dependencies)
-    worker.engine = engine  # for a test's own reads
+    worker.sql_engine = engine  # for a test's own reads, and to dispose of
     return worker

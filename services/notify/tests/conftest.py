@@ -2,14 +2,13 @@
 webhook receivers on loopback, and a running notify service."""
 import pytest
 
-from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.pii import Protector
+from heyun.db import make_engine
 from heyun.testing.callers import STAFF
 from heyun.testing.clients import RpcClient
 from heyun.testing.receivers import HttpReceiver, SmtpReceiver
-from notify import projection
 from notify.service import NotifyService
-from notify.tests.support import PII_KEY, RESIDENTS
+from notify.tests.support import PII_KEY, project_small_community
+
 
 @pytest.fixture
 def receivers():
@@ -21,21 +20,8 @@ def receivers():
 def notify_db(migrated_database, receivers):
     http, _ = receivers
     url = migrated_database("notify")
+    project_small_community(url, webhook_url=http.url + "/webhook")
     engine = make_engine(url)
-    Session = make_sessionmaker(engine, "notify")
-    with transaction(Session) as session:
-        for data in RESIDENTS:
-            projection.apply_resident(session, Protector(PII_KEY), data)
-        projection.apply_grid_worker(session, {"grid_worker_id": "gw1", "account": "gridworker1",
-                                               "grid_id": "grid-1", "name": "李娜"})
-        projection.apply_grid_worker(session, {"grid_worker_id": "gw2", "account": "gridworker2",
-                                               "grid_id": "grid-2", "name": "王芳"})
-        projection.apply_organization(session, {"organization_id": "org-property", "name": "王河社区物业服务中心",
-                                                "kind": "property_management", "emails": ["property@wanghe.example"],
-                                                "webhook_url": None})
-        projection.apply_organization(session, {"organization_id": "org-water", "name": "崔寨街道供水厂",
-                                                "kind": "water_utility", "emails": [],
-                                                "webhook_url": http.url + "/webhook"})
     yield url, engine
     engine.dispose()
 

@@ -6,9 +6,10 @@ from datetime import datetime, timedelta, timezone
 from sqlalchemy import insert
 
 from heyun.config import service_config
-from heyun.db import make_engine
+from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.pii import Protector
 from heyun.testing.callers import STAFF, caller
+from notify import projection
 from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
 PII_KEY = service_config("notify")["PII_KEY"]
@@ -35,6 +36,28 @@ RESIDENTS = [
     resident(4, 3, 6, preferred="sms", phone="13900000004"), resident(5, 5, 4, language="en"),
     resident(6, 5, 6, tags=["no_smartphone"]), resident(7, 7, 5), resident(8, 5, 2),
 ]
+
+
+def project_small_community(url, webhook_url=None):
+    """``RESIDENTS``, two grid workers and two organisations (property management by e-mail, the
+    water plant by ``webhook_url``) into notify's projection in the migrated database at ``url``."""
+    engine = make_engine(url)
+    Session = make_sessionmaker(engine, "notify")
+    with transaction(Session) as session:
+        for data in RESIDENTS:
+            projection.apply_resident(session, Protector(PII_KEY), data)
+        projection.apply_grid_worker(session, {"grid_worker_id": "gw1", "account": "gridworker1",
+                                               "grid_id": "grid-1", "name": "李娜"})
+        projection.apply_grid_worker(session, {"grid_worker_id": "gw2", "account": "gridworker2",
+                                               "grid_id": "grid-2", "name": "王芳"})
+        projection.apply_organization(session, {"organization_id": "org-property", "name": "王河社区物业服务中心",
+                                                "kind": "property_management", "emails": ["property@wanghe.example"],
+                                                "webhook_url": None})
+        projection.apply_organization(session, {"organization_id": "org-water", "name": "崔寨街道供水厂",
+                                                "kind": "water_utility", "emails": [],
+                                                "webhook_url": webhook_url})
+    engine.dispose()
+
 
 # The big community (``fill_projection``): four grids of 1,200-resident blocks.
 GRIDS = ("grid-0", "grid-1", "grid-2", "grid-3")

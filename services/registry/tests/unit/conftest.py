@@ -21,4 +21,4 @@ def registry(world):
     ``registry.context.caller`` is set to someone else."""
     worker = service_worker(RegistryService, world["url"], STAFF, pii=Protector(PII_KEY))
     yield worker
-    worker.engine.dispose()
+    worker.sql_engine.dispose()
