@@ -28,10 +28,11 @@ test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The unit tier: every tests/unit/ directory (domain functions, workers on SQLite; no broker, no
-# database server needed or looked for).
+# database server needed or looked for). Without the plugins only the OpenAPI fuzzing uses
+# (importing hypothesis and schemathesis is a third of the tier's time).
 UNIT_DIRS = heyun/tests/unit gateway/tests/unit $(wildcard services/*/tests/unit)
 unit: $(STAMP)
-	$(BIN)/python -m pytest $(UNIT_DIRS) $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -p no:schemathesis -p no:hypothesispytest $(UNIT_DIRS) $(PYTEST_ARGS)
 
 # Every benchmark, one after the other (bench/README.md says what each measures).
 bench: $(STAMP)
