@@ -10,7 +10,7 @@ from heyun.errors import InvalidInput
 from heyun.identity import SYSTEM
 from heyun.pii import Protector
 from heyun.testing import wait_for
-from heyun.testing.callers import STAFF, caller
+from heyun.testing.callers import STAFF, as_role
 from heyun.testing.clients import RpcClient
 from notify.service import NotifyService
 from registry import idnumbers
@@ -19,7 +19,7 @@ from registry.places import create_grid_worker
 from registry.service import RegistryService
 
 PII_KEY = file_config("registry")["PII_KEY"]
-LI_NA = caller("grid_worker", account="gridworker1")
+LI_NA = as_role("grid_worker", account="gridworker1")
 
 
 @pytest.fixture
@@ -152,7 +152,7 @@ def test_a_building_moved_to_another_grid_takes_its_residents_door_to_door_visit
     notice = call(notify, "notify", "publish_notice", {
         "title": "入户通知", "body": "明日上门检查燃气。", "category": "gas", "severity": "Severe",
         "audience": {"building_ids": ["b3"]}})
-    wanghe = caller("grid_worker", account="gridworker2", grid_ids=(second["id"],))
+    wanghe = as_role("grid_worker", account="gridworker2", grid_ids=(second["id"],))
     tasks = wait_for(lambda: call(notify, "notify", "door_to_door_tasks", {}, 50, 0, caller=wanghe)["items"],
                      message="the visit on the new grid worker's list")
     assert [t["notice_id"] for t in tasks] == [notice["id"]]

@@ -4,7 +4,7 @@ files need lives here, or in a ``support.py`` beside them when it is one service
 
 - ``clients``: ``RpcClient`` (a service over AMQP, as a caller), ``HttpClient`` (a server over HTTP,
   signed in as a demo account), ``assert_problem``, ``all_items``;
-- ``callers``: ``caller(role, …)`` and the office callers (``STAFF``, ``ADMIN``);
+- ``callers``: ``as_role(role, …)`` and the office callers (``STAFF``, ``ADMIN``);
 - ``receivers``: a real HTTP endpoint (SMS gateway, webhooks) and SMTP server on loopback;
 - ``broker``: a throwaway RabbitMQ vhost (``Vhost``);
 - here: ``wait_for`` (polling), ``free_port``, and the fixtures ``database_factory``,

@@ -8,14 +8,14 @@ from sqlalchemy import insert
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.pii import Protector
-from heyun.testing.callers import STAFF, caller
+from heyun.testing.callers import STAFF, as_role
 from notify import projection
 from notify.models import GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
 
 PII_KEY = service_config("notify")["PII_KEY"]
-WATER_PLANT = caller("water_utility_staff", account="waterplant", organization_id="org-water")
-PROPERTY = caller("property_manager", account="property", organization_id="org-property")
-GRID_WORKER_1 = caller("grid_worker", account="gridworker1", grid_ids=("grid-1",))
+WATER_PLANT = as_role("water_utility_staff", account="waterplant", organization_id="org-water")
+PROPERTY = as_role("property_manager", account="property", organization_id="org-property")
+GRID_WORKER_1 = as_role("grid_worker", account="gridworker1", grid_ids=("grid-1",))
 
 
 def resident(n, building, floor, tags=(), phone="13800000000", language="zh", preferred=None):

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from heyun.db import make_engine
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.testing import wait_for
+from heyun.testing.callers import as_role
 from notify.cap import validate_cap
 from notify.models import Delivery
 from notify.tests.support import (
@@ -173,12 +174,11 @@ def test_bad_input_names_the_field(notify):
 
 
 def test_residents_see_only_what_is_addressed_to_them(notify):
-    from heyun.identity import Caller
 
     created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
     wait_for(lambda: settled(notify, created["id"]), message="the notice")
-    reached = Caller(account="r2", roles=("resident",), resident_id="r002")
-    missed = Caller(account="r1", roles=("resident",), resident_id="r001")
+    reached = as_role("resident", account="r2", resident_id="r002")
+    missed = as_role("resident", account="r1", resident_id="r001")
     assert [n["id"] for n in notify.call("inbox", caller=reached)["items"]] == [created["id"]]
     assert notify.call("inbox", caller=missed)["total"] == 0
     with pytest.raises(NotFound):
@@ -295,14 +295,13 @@ def test_a_notice_names_when_its_event_ends_and_expires_then_unless_told_otherwi
 
 
 def test_the_inbox_shows_the_notice_as_the_resident_reads_it(notify):
-    from heyun.identity import Caller
 
     created = notify.call("publish_notice", OUTAGE, caller=WATER_PLANT)
     wait_for(lambda: settled(notify, created["id"]), message="the notice")
-    chinese = notify.call("inbox", caller=Caller(account="r2", roles=("resident",), resident_id="r002"))["items"][0]
+    chinese = notify.call("inbox", caller=as_role("resident", account="r2", resident_id="r002"))["items"][0]
     assert (chinese["title"], chinese["language"]) == ("停水通知：3号楼", "zh")
     assert chinese["body"].startswith("居民2您好")
-    english = notify.call("inbox", caller=Caller(account="r5", roles=("resident",), resident_id="r005"))["items"][0]
+    english = notify.call("inbox", caller=as_role("resident", account="r5", resident_id="r005"))["items"][0]
     assert (english["title"], english["body"], english["language"]) == (
         "Water outage", "Dear 居民5, water is off 9:00–17:00 today.", "en")
 

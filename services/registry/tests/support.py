@@ -6,14 +6,14 @@ from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import SYSTEM
 from heyun.pii import Protector
-from heyun.testing.callers import STAFF, caller
+from heyun.testing.callers import STAFF, as_role
 from registry import idnumbers
 from registry.models import Building, Grid
 from registry.places import create_grid_worker
 
 PII_KEY = service_config("registry")["PII_KEY"]
-PROPERTY = caller("property_manager", account="property")
-CANTEEN = caller("canteen_staff", account="canteen")
+PROPERTY = as_role("property_manager", account="property")
+CANTEEN = as_role("canteen_staff", account="canteen")
 BORN = date(1950, 5, 1)  # ``person``'s birthday unless told
 
 __all__ = ["PII_KEY", "STAFF", "PROPERTY", "CANTEEN", "BORN", "person", "rows", "age_on", "build_world"]
@@ -60,6 +60,6 @@ def build_world(url):
                                                         "phone": "13800000002"})
         ids = {"url": url, "grid_a": grid_a.id, "grid_b": grid_b.id, "east": east.id, "west": west.id}
     engine.dispose()
-    ids["gw_a"] = caller("grid_worker", account="gw-a", grid_ids=(ids["grid_a"],))
-    ids["gw_b"] = caller("grid_worker", account="gw-b", grid_ids=(ids["grid_b"],))
+    ids["gw_a"] = as_role("grid_worker", account="gw-a", grid_ids=(ids["grid_a"],))
+    ids["gw_b"] = as_role("grid_worker", account="gw-b", grid_ids=(ids["grid_b"],))
     return ids

@@ -8,9 +8,9 @@ from sqlalchemy import select
 
 from heyun.db import make_engine
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
-from heyun.identity import Caller
 from heyun.pii import Protector
 from heyun.testing import wait_for
+from heyun.testing.callers import as_role
 from registry import idnumbers
 from registry.events import RESIDENT_REGISTERED
 from registry.models import PiiAccess
@@ -153,7 +153,7 @@ def test_registering_publishes_an_event_without_the_id_number(registry, world):
 def test_health_tags_are_shown_only_to_roles_that_care_for_residents(registry, world):
     created = registry.call("register_resident", person(world["east"], seq=71,
                                                         tags=["living_alone", "disabled", "low_income"]))
-    police = Caller(account="police", roles=("police",))
+    police = as_role("police")
     for caller in (STAFF, world["gw_a"]):
         assert registry.call("get_resident", created["id"], caller=caller)["tags"] == [
             "disabled", "living_alone", "low_income"]

@@ -7,7 +7,7 @@ import pytest
 
 from heyun.errors import Forbidden, InvalidInput
 from notify import templates
-from heyun.testing.callers import STAFF, caller
+from heyun.testing.callers import STAFF, as_role
 from notify.tests.support import OUTAGE, WATER_PLANT
 
 
@@ -45,7 +45,7 @@ def test_only_roles_that_may_know_a_tag_address_residents_by_it(notify):
         notify.preview_notice({"tags": ["mobility_impaired"]})
     notify.context.caller = STAFF  # the community office may (r3 is the one)
     assert notify.preview_notice({"tags": ["mobility_impaired"]})["residents"] == 1
-    notify.context.caller = caller("canteen_staff", account="canteen")  # may not publish at all
+    notify.context.caller = as_role("canteen_staff", account="canteen")  # may not publish at all
     with pytest.raises(Forbidden):
         notify.preview_notice({"building_ids": ["b3"]})
 
