@@ -2,7 +2,6 @@
 the kit, ``heyun.testing``, or in a ``support.py`` beside them), and the unit tier imports nothing
 that needs a broker or a database server to be there."""
 import ast
-import importlib.util
 
 from heyun.config import ROOT
 
@@ -36,11 +35,14 @@ def imported_modules(path):
 
 
 def module_file(name):
-    try:
-        spec = importlib.util.find_spec(name)
-    except (ImportError, ValueError):
-        return None
-    return spec.origin if spec and spec.origin not in (None, "built-in", "frozen") else None
+    """The repository file module ``name`` is, found on disk without importing it (the root and
+    ``services/`` are on the path), or None for anything else."""
+    parts = name.split(".")
+    for top in (ROOT, ROOT / "services"):
+        for candidate in (top.joinpath(*parts).with_suffix(".py"), top.joinpath(*parts, "__init__.py")):
+            if candidate.is_file():
+                return str(candidate)
+    return None
 
 
 def is_test_module(filename):
