@@ -7,11 +7,12 @@ files need lives here, or in a ``support.py`` beside them when it is one service
 - ``callers``: ``as_role(role, …)`` and the office callers (``STAFF``, ``ADMIN``);
 - ``receivers``: a real HTTP endpoint (SMS gateway, webhooks) and SMTP server on loopback;
 - ``broker``: a throwaway RabbitMQ vhost (``Vhost``);
+- ``unit``: ``service_worker``, a service's worker (Nameko's ``worker_factory``) on a SQLite database;
 - here: ``wait_for`` (polling), ``free_port``, and the fixtures ``database_factory``,
-  ``migrated_database``, ``service_config``.
+  ``migrated_database``, ``service_config`` (real servers) and ``sqlite_database`` (unit tier).
 
-Tiers: ``<package>/tests/unit/`` is the unit tier (domain functions, Nameko's ``worker_factory`` /
-``entrypoint_hook``; SQLite or no database; no broker): ``make unit``. Everything else uses real
+Tiers: ``<package>/tests/unit/`` is the unit tier (domain functions, workers from
+``worker_factory``; SQLite or no database; no broker): ``make unit``. Everything else uses real
 components: RabbitMQ from ``AMQP_URI`` and PostgreSQL from ``TEST_DATABASE_URL`` (a server URL whose
 user may create databases). Where one is unset and a Docker engine is present it is started with
 testcontainers; where neither is possible the run stops with a message saying what to set, instead
