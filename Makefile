@@ -1,11 +1,12 @@
-# Two commands: `make run` brings Wanghe up; `make test` runs every test. Both install what they
-# need into .venv on first use. `make service NAME=<name>` lays down a new service's skeleton.
+# Two commands: `make run` brings Wanghe up; `make test` runs every test (`make unit`: only the
+# unit tier, in seconds, with no broker or database server). All install what they need into .venv
+# on first use. `make service NAME=<name>` lays down a new service's skeleton.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test bench install service clean
+.PHONY: run test unit bench install service clean
 
 # `pip install -e .` is the one way the code goes on the path (pyproject.toml): `heyun`,
 # `gateway`, `deploy`, `bench`, `community`, and each service of services/ as `registry`,
@@ -28,6 +29,13 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The unit tier: every tests/unit/ directory (domain functions, workers on SQLite; no broker, no
+# database server needed or looked for). Without the plugins only the OpenAPI fuzzing uses
+# (importing hypothesis and schemathesis is a third of the tier's time).
+UNIT_DIRS = heyun/tests/unit gateway/tests/unit $(wildcard services/*/tests/unit)
+unit: $(STAMP)
+	$(BIN)/python -m pytest -p no:schemathesis -p no:hypothesispytest $(UNIT_DIRS) $(PYTEST_ARGS)
 
 # services/<NAME>/ with every file of the skeleton, its gateway routes, and its place in the
 # service list, compose and the Kubernetes manifests (deploy/new_service.py; README "Adding a

@@ -8,14 +8,14 @@ water plant announces it, property management must acknowledge (30 minutes in th
 here) and is escalated when it does not, the residents of floors 4 and up get one delivery each on
 the channel they can receive, and the grid workers carry it to those without a smartphone.
 """
-import time
 from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
 from notify.cap import validate_cap
-from tests.test_e2e_registry import all_items
+from heyun.testing import wait_for
+from heyun.testing.clients import all_items
 
 pytestmark = pytest.mark.e2e
 
@@ -23,17 +23,6 @@ ACK_SECONDS = 8  # the acknowledgement deadline, from the POST
 # A recipient counts once, by its best delivery; held (quiet hours) is apart from pending (sent now).
 STANDINGS = ("cancelled", "failed", "held", "pending", "sent", "delivered", "acknowledged")
 RANK = {status: rank for rank, status in enumerate(STANDINGS, start=1)}
-
-
-def poll(condition, timeout, message, interval=0.25):
-    """``condition()`` until it returns something truthy, or fail saying what never happened."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout}s waiting for {message}"
-        time.sleep(interval)
 
 
 def ok(response, status=200):
@@ -69,7 +58,7 @@ def story(platform):
     def knows_everyone():
         preview = ok(waterplant.post("/notices/preview", json={"audience": audience}))
         return preview["residents"] == len(affected) and preview["organizations"] == 1 and preview
-    preview = poll(knows_everyone, 120, "notify's projection to hold the affected residents")
+    preview = wait_for(knows_everyone, 120, interval=0.25, message="notify's projection to hold the affected residents")
 
     deadline = datetime.now(timezone.utc) + timedelta(seconds=ACK_SECONDS)
     created = ok(waterplant.post("/notices", json={
@@ -88,7 +77,7 @@ def story(platform):
     def published():
         notice = ok(staff.get(f"/notices/{notice_id}"))
         return notice["status"] == "published" and notice
-    poll(published, 60, "the fan-out to finish")
+    wait_for(published, 60, interval=0.25, message="the fan-out to finish")
     return {"platform": platform, "id": notice_id, "affected": affected, "preview": preview,
             "property_org": property_org, "building_ids": building_ids, "grids": grids}
 
@@ -161,7 +150,7 @@ def test_property_management_misses_the_deadline_and_is_escalated(story, channel
     def escalated():
         notice = ok(staff.get(f"/notices/{notice_id}"))
         return notice["escalated_at"] and notice
-    notice = poll(escalated, ACK_SECONDS + 30, "the missed acknowledgement to escalate")
+    notice = wait_for(escalated, ACK_SECONDS + 30, interval=0.25, message="the missed acknowledgement to escalate")
     assert datetime.fromisoformat(notice["escalated_at"]) >= datetime.fromisoformat(notice["ack_deadline"])
 
     # Staff are told…
@@ -185,7 +174,7 @@ def test_the_stats_add_up_and_match_the_deliveries(story):
     def settled():
         notice = ok(staff.get(f"/notices/{notice_id}"))
         return notice["stats"]["pending"] == 0 and notice
-    stats = poll(settled, 30, "every delivery to leave pending")["stats"]
+    stats = wait_for(settled, 30, interval=0.25, message="every delivery to leave pending")["stats"]
     parts = STANDINGS
     assert stats["recipients"] == sum(stats[p] for p in parts)
     assert stats["recipients"] == len(story["affected"]) + 1

@@ -4,9 +4,10 @@ import re
 
 import pytest
 
+from heyun.testing.clients import all_items, assert_problem
+
 pytestmark = pytest.mark.e2e
 
-PROBLEM = "application/problem+json"
 FULL_ID = re.compile(r"^\d{17}[\dX]$")
 MASKED_PHONE = re.compile(r"^\d{3}\*{4}\d{4}$")  # 138****5678
 
@@ -16,28 +17,6 @@ def id_number(region, birth, sequence):
     body = f"{region}{birth}{sequence:03d}"
     weights = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
     return body + "10X98765432"[sum(int(d) * w for d, w in zip(body, weights)) % 11]
-
-
-def all_items(client, path, **params):
-    """Every item of a list endpoint, paging with limit/offset as API.md says."""
-    items, offset = [], 0
-    while True:
-        response = client.get(path, params={**params, "limit": 100, "offset": offset})
-        assert response.status_code == 200, response.text
-        page = response.json()
-        items += page["items"]
-        offset += len(page["items"])
-        if not page["items"] or offset >= page["total"]:
-            assert len(items) == page["total"]
-            return items
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"].startswith(PROBLEM)
-    body = response.json()
-    assert body["status"] == status and body["title"]
-    return body
 
 
 @pytest.fixture(scope="module")

@@ -10,9 +10,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from heyun.config import ROOT
+from heyun.config import ROOT, service_names
 from heyun.testing import wait_for
-from tests.conftest import DEMO_PASSWORD, Vhost, free_port
+from heyun.testing import free_port
+from heyun.testing.broker import Vhost
+from heyun.testing.clients import HttpClient
+from tests.support import DEMO_PASSWORD
 
 
 @pytest.mark.e2e
@@ -33,32 +36,29 @@ def test_make_run_on_sqlite_brings_wanghe_up_and_stops_on_ctrl_c(tmp_path):
                 return False
 
         wait_for(ready, timeout=180, interval=1, message="the platform to come up on SQLite")
-        assert sorted(p.name for p in tmp_path.glob("*.db")) == ["gateway.db", "notify.db", "registry.db"]
+        # A SQLite file of its own for every service there is (the launcher names it after the
+        # service), so a new service is checked here without editing this test.
+        # TODO(issue 8 §2): read the list from community/services.py once it is on main.
+        assert sorted(p.name for p in tmp_path.glob("*.db")) == sorted(f"{name}.db" for name in service_names())
 
-        def session(user):
-            token = requests.post(f"{base}/api/v1/auth/token", json={"username": user, "password": DEMO_PASSWORD},
-                                  timeout=10).json()["access_token"]
-            s = requests.Session()
-            s.headers["Authorization"] = f"Bearer {token}"
-            return s
-
-        staff, waterplant = session("staff"), session("waterplant")
-        building = staff.get(f"{base}/api/v1/buildings", timeout=10).json()["items"][4]
-        upstairs = staff.get(f"{base}/api/v1/residents", params={"building_id": building["id"], "floor_min": 4,
-                                                                  "limit": 500}, timeout=10).json()
+        client = HttpClient(base, DEMO_PASSWORD, timeout=10)
+        staff, waterplant = client.signed_in("staff"), client.signed_in("waterplant")
+        building = staff.get("/api/v1/buildings").json()["items"][4]
+        upstairs = staff.get("/api/v1/residents", params={"building_id": building["id"], "floor_min": 4,
+                                                          "limit": 500}).json()
         assert upstairs["total"] > 0 and all(r["floor"] >= 4 for r in upstairs["items"])
 
         audience = {"building_ids": [building["id"]], "floor_min": 4}
-        wait_for(lambda: staff.post(f"{base}/api/v1/notices/preview", json={"audience": audience},
-                                    timeout=10).json()["residents"] == upstairs["total"],
+        wait_for(lambda: staff.post("/api/v1/notices/preview", json={"audience": audience}).json()["residents"]
+                 == upstairs["total"],
                  timeout=60, interval=1, message="notify to know the building's residents")
-        created = waterplant.post(f"{base}/api/v1/notices", json={
+        created = waterplant.post("/api/v1/notices", json={
             "title": "低水压提示", "body": "4层以上今日水压偏低。", "category": "water_outage", "severity": "Severe",
             "urgency": "Immediate", "audience": audience,
-            "expires": (datetime.now(timezone.utc) + timedelta(hours=6)).isoformat()}, timeout=10)
+            "expires": (datetime.now(timezone.utc) + timedelta(hours=6)).isoformat()})
         assert created.status_code == 201, created.text
         notice = wait_for(lambda: (lambda n: n if n["status"] == "published" else None)(
-            staff.get(f"{base}/api/v1/notices/{created.json()['id']}", timeout=10).json()),
+            staff.get(f"/api/v1/notices/{created.json()['id']}").json()),
             timeout=60, interval=0.5, message="the fan-out")
         assert notice["stats"]["recipients"] == upstairs["total"]
     finally:

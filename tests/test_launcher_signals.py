@@ -16,7 +16,8 @@ import pytest
 
 from deploy.run import ROOT, port_in_use
 from heyun.testing import wait_for
-from tests.conftest import Vhost, free_port
+from heyun.testing import free_port
+from heyun.testing.broker import Vhost
 
 STOP_WITHIN = 30  # seconds: the launcher's own grace is 10 s per child, SIGKILL after
 

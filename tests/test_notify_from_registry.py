@@ -3,14 +3,15 @@ turns registry events into notices by its rule table: both services running, rea
 from datetime import date, timedelta
 
 import pytest
-from nameko.standalone.rpc import ServiceRpcProxy
 
 from heyun.config import service_config as file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.errors import InvalidInput
-from heyun.identity import CONTEXT_KEY, SYSTEM, Caller
+from heyun.identity import SYSTEM
 from heyun.pii import Protector
 from heyun.testing import wait_for
+from heyun.testing.callers import STAFF, as_role
+from heyun.testing.clients import RpcClient
 from notify.service import NotifyService
 from registry import idnumbers
 from registry.models import Building, Grid, ProxyRequest
@@ -18,8 +19,7 @@ from registry.places import create_grid_worker
 from registry.service import RegistryService
 
 PII_KEY = file_config("registry")["PII_KEY"]
-STAFF = Caller(account="staff", roles=("staff",))
-LI_NA = Caller(account="gridworker1", roles=("grid_worker",))
+LI_NA = as_role("grid_worker", account="gridworker1")
 
 
 @pytest.fixture
@@ -51,8 +51,7 @@ def start(container_factory, service_config):
 
 
 def call(config, service, method, *args, caller=STAFF):
-    with ServiceRpcProxy(service, config, context_data={CONTEXT_KEY: caller.to_json()}) as proxy:
-        return getattr(proxy, method)(*args)
+    return RpcClient(service, config).call(method, *args, caller=caller)
 
 
 def resident(seq, floor, tags=()):
@@ -153,7 +152,7 @@ def test_a_building_moved_to_another_grid_takes_its_residents_door_to_door_visit
     notice = call(notify, "notify", "publish_notice", {
         "title": "入户通知", "body": "明日上门检查燃气。", "category": "gas", "severity": "Severe",
         "audience": {"building_ids": ["b3"]}})
-    wanghe = Caller(account="gridworker2", roles=("grid_worker",), grid_ids=(second["id"],))
+    wanghe = as_role("grid_worker", account="gridworker2", grid_ids=(second["id"],))
     tasks = wait_for(lambda: call(notify, "notify", "door_to_door_tasks", {}, 50, 0, caller=wanghe)["items"],
                      message="the visit on the new grid worker's list")
     assert [t["notice_id"] for t in tasks] == [notice["id"]]

@@ -27,7 +27,7 @@ from schemathesis.config import SchemathesisConfig
 from gateway.edge import openapi
 from gateway.service import GatewayService
 from heyun.testing import wait_for
-from tests.conftest import Platform, running_platform
+from tests.support import Platform, running_platform
 
 pytestmark = pytest.mark.e2e
 

@@ -1,59 +1,15 @@
 """Gateway test fixtures: a running gateway on a free port with a real migrated PostgreSQL
 database and the demo accounts, a running registry (and, for the notice routes, notify) beside
 it, and an HTTP client (requests)."""
-import os
-import socket
-
 import pytest
 import requests
 
 from gateway import demo
 from gateway.service import GatewayService
-from heyun.testing import wait_for
-
-TOKEN_SECRET = "test-secret-with-enough-bytes-for-hs256"
-PASSWORD = demo.demo_password()
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-SMS_RECEIPT_SECRET = "gateway-test-sms-receipts"  # what the SMS gateway and notify share
-
-
-class Client:
-    """A tiny HTTP client for the gateway (nameko's web_session fixture is broken on werkzeug 3)."""
-
-    def __init__(self, base):
-        self.base = base
-        self.session = requests.Session()
-        self.tokens = {}
-
-    def request(self, method, path, as_user=None, **kwargs):
-        headers = kwargs.pop("headers", {})
-        if as_user:
-            headers.setdefault("Authorization", f"Bearer {self.token(as_user)}")
-        return self.session.request(method, self.base + path, headers=headers, timeout=30, **kwargs)
-
-    def get(self, path, **kwargs):
-        return self.request("GET", path, **kwargs)
-
-    def post(self, path, **kwargs):
-        return self.request("POST", path, **kwargs)
-
-    def patch(self, path, **kwargs):
-        return self.request("PATCH", path, **kwargs)
-
-    def token(self, username):
-        if username not in self.tokens:
-            response = self.session.post(self.base + "/api/v1/auth/token",
-                                         json={"username": username, "password": PASSWORD}, timeout=30)
-            assert response.status_code == 200, response.text
-            self.tokens[username] = response.json()["access_token"]
-        return self.tokens[username]
+from gateway.tests.support import PASSWORD, SMS_RECEIPT_SECRET, TOKEN_SECRET
+from heyun.testing import free_port, wait_for
+from heyun.testing.clients import HttpClient
+from heyun.testing.receivers import HttpReceiver, SmtpReceiver
 
 
 @pytest.fixture
@@ -77,9 +33,9 @@ def start_gateway(container_factory, service_config, gateway_db):
         config = service_config(**settings)
         container = container_factory(GatewayService, config)
         container.start()
-        client = Client(f"http://127.0.0.1:{port}")
+        client = HttpClient(f"http://127.0.0.1:{port}", PASSWORD, timeout=30)
         wait_for(lambda: _answers(client), message="the gateway to listen")
-        client.config = config
+        client.config, client.container = config, container
         return client
 
     return start
@@ -144,8 +100,6 @@ def platform(registry_service, start_gateway):
 @pytest.fixture
 def channel_receivers():
     """A local SMS gateway (HTTP) and SMTP server, so notify's channels have somewhere to send."""
-    from notify.tests.receivers import HttpReceiver, SmtpReceiver
-
     with HttpReceiver() as http, SmtpReceiver() as smtp:
         yield http, smtp
 

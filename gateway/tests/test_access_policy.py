@@ -6,8 +6,8 @@ from pathlib import Path
 import jwt
 import pytest
 
-from gateway.tests.conftest import TOKEN_SECRET
-from gateway.tests.test_http import assert_problem
+from gateway.tests.support import TOKEN_SECRET
+from heyun.testing.clients import assert_problem
 from heyun import policy
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from gateway import accounts, demo
 from gateway.models import Account
-from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
-from gateway.tests.test_http import assert_problem
-from gateway.tests.test_with_registry import buildings, resident_body
+from gateway.revocation import TokenRevocations
+from gateway.tests.support import PASSWORD, TOKEN_SECRET, buildings, resident_body
 from heyun.testing import wait_for
+from heyun.testing.clients import assert_problem
 
 NEW_PASSWORD = "river-nourishes-1"
 
@@ -80,9 +80,14 @@ def test_a_deactivated_account_cannot_sign_in_and_a_reset_password_replaces_the_
     platform.patch(f"/api/v1/accounts/{username}", as_user="admin",
                    json={"active": True, "password": "a-brand-new-password", "roles": ["patrol_member"]})
     assert_problem(sign_in(platform, username), 401)  # the old password no longer works
+    reactivated = time.time()
     fresh = sign_in(platform, username, "a-brand-new-password")
     assert claims(fresh)["roles"] == ["patrol_member"]
-    time.sleep(0.5)  # a refresh or two: the reactivation revoked the old token again, not the new
+    # Once the gateway has read its revocation lists again after the reactivation, the old token
+    # is still refused and the new one is not.
+    revocations = next(extension for extension in platform.container.shared_extensions.values()
+                       if isinstance(extension, TokenRevocations))
+    wait_for(lambda: revocations.refreshed_at > reactivated, timeout=5, message="a revocation refresh")
     assert answer(fresh.json()["access_token"]).status_code == 200
     assert answer(token).status_code == 401
 

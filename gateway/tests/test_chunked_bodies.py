@@ -4,14 +4,13 @@ import http.client
 import json
 from urllib.parse import urlsplit
 
-from gateway.tests.conftest import PASSWORD
+from gateway.tests.support import PASSWORD, import_rows, spreadsheet
 from gateway.edge.http import JSON_MAX_BYTES
-from gateway.tests.test_with_registry import import_rows, spreadsheet
 
 
 def send_chunked(client, path, body, content_type, token=None, chunk_size=100):
     """POST ``body`` in chunks over a real connection; http.client sends no Content-Length."""
-    address = urlsplit(client.base)
+    address = urlsplit(client.base_url)
     connection = http.client.HTTPConnection(address.hostname, address.port, timeout=30)
     headers = {"Content-Type": content_type}
     if token:

@@ -8,8 +8,8 @@ import jwt
 import pytest
 from openpyxl import Workbook
 
-from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
-from gateway.tests.test_http import assert_problem
+from gateway.tests.support import PASSWORD, TOKEN_SECRET
+from heyun.testing.clients import assert_problem
 
 JSON = {"Content-Type": "application/json"}
 CSV = {"Content-Type": "text/csv"}

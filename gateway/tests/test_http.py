@@ -3,16 +3,8 @@ import json
 
 import jwt
 
-from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
-
-
-def assert_problem(response, status):
-    assert response.status_code == status, response.text
-    assert response.headers["Content-Type"] == "application/problem+json"
-    body = response.json()
-    assert body["status"] == status and {"type", "title", "detail"} <= set(body)
-    assert "Traceback" not in response.text
-    return body
+from gateway.tests.support import PASSWORD, TOKEN_SECRET
+from heyun.testing.clients import assert_problem
 
 
 def test_signing_in_returns_a_bearer_token(gateway):

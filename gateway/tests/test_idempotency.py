@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway.edge.idempotency import IdempotencyLedger, body_hash
 from gateway.models import IdempotentRequest, utcnow
-from gateway.tests.test_http import assert_problem
+from heyun.testing.clients import assert_problem
 from heyun.db import make_engine, transaction
 
 

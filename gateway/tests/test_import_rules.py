@@ -6,8 +6,8 @@ import io
 
 from openpyxl import load_workbook
 
-from gateway.tests.test_http import assert_problem
-from gateway.tests.test_with_registry import buildings, new_id_number, resident_body
+from heyun.testing.clients import assert_problem
+from gateway.tests.support import buildings, new_id_number, resident_body
 from registry import idnumbers
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

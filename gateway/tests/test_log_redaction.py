@@ -11,7 +11,8 @@ import requests
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from gateway.tests.conftest import PASSWORD, free_port
+from gateway.tests.support import PASSWORD
+from heyun.testing import free_port
 from heyun.config import ROOT
 from heyun.db import make_engine
 from heyun.redaction import PersonalDataFilter, redact

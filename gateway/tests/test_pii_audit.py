@@ -3,7 +3,7 @@ resident's phone is in `GET /api/v1/audit/pii-access` for admins (who, whose, wh
 which route, when), and nobody else may read it."""
 from datetime import datetime, timedelta, timezone
 
-from gateway.tests.test_http import assert_problem
+from heyun.testing.clients import assert_problem
 
 
 def test_an_admin_sees_who_revealed_a_residents_phone(platform):

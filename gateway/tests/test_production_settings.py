@@ -7,8 +7,8 @@ import sys
 import pytest
 
 from gateway.accounts import issue_token
-from gateway.tests.conftest import PASSWORD, TOKEN_SECRET
-from gateway.tests.test_http import assert_problem
+from gateway.tests.support import PASSWORD, TOKEN_SECRET
+from heyun.testing.clients import assert_problem
 from heyun.config import ROOT, unsafe_settings
 from heyun.identity import Caller
 from heyun.testing import wait_for

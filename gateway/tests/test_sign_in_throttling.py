@@ -8,8 +8,8 @@ from sqlalchemy.orm import sessionmaker
 
 from gateway import throttle
 from gateway.models import SignInFailure, SignInThrottle
-from gateway.tests.conftest import PASSWORD
-from gateway.tests.test_http import assert_problem
+from gateway.tests.support import PASSWORD
+from heyun.testing.clients import assert_problem
 from heyun.db import make_engine, utcnow
 
 TOKEN = "/api/v1/auth/token"

@@ -1,41 +1,14 @@
 """The gateway in front of a running registry (the Wanghe demo community), over real HTTP:
 role-dependent masking and grid scope applied by the registry, domain errors as problems,
 Idempotency-Key replay, spreadsheet import, help-and-proxy requests."""
-import io
-import random
 import uuid
-from datetime import date
 
 import jwt
-from openpyxl import Workbook
 
-from gateway.tests.conftest import TOKEN_SECRET
-from gateway.tests.test_http import assert_problem
-from registry import idnumbers
-
-IMPORT_TYPES = {"csv": "text/csv",
-                "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-def new_id_number(gender="female"):
-    """A valid ID number no demo resident has (another region, a random birth date)."""
-    birth = date(random.randint(1940, 2000), random.randint(1, 12), random.randint(1, 28))
-    seq = random.randrange(0, 998, 2) + (1 if gender == "male" else 0)
-    return idnumbers.make("370102", birth, seq), birth
-
-
-def buildings(client):
-    return sorted(client.get("/api/v1/buildings?limit=100", as_user="staff").json()["items"],
-                  key=lambda b: b["number"])
-
-
-def resident_body(building_id, **extra):
-    id_number, birth = new_id_number()
-    body = {"name": "测试居民", "gender": "female", "birth_date": birth.isoformat(), "id_number": id_number,
-            "phone": "13912345678", "tags": ["elderly"],
-            "dwelling": {"building_id": building_id, "unit": 1, "floor": 2, "room": "201"}}
-    body.update(extra)
-    return body
+from gateway.tests.support import (
+    IMPORT_TYPES, TOKEN_SECRET, buildings, import_rows, resident_body, spreadsheet,
+)
+from heyun.testing.clients import assert_problem
 
 
 def test_ready_when_the_registry_answers(platform):
@@ -128,27 +101,6 @@ def test_organisation_accounts_are_linked_at_sign_in(platform):
         claims = jwt.decode(platform.token(username), TOKEN_SECRET, algorithms=["HS256"])
         organization = platform.get(f"/api/v1/organizations/{claims['organization_id']}", as_user="staff").json()
         assert organization["kind"] == kind
-
-
-def spreadsheet(kind, rows):
-    header = ["姓名", "性别", "出生日期", "身份证号", "楼号", "单元", "楼层", "房号"]
-    if kind == "csv":
-        text = "\n".join(",".join(map(str, row)) for row in [header] + rows) + "\n"
-        return ("\ufeff" + text).encode("utf-8")
-    workbook = Workbook()
-    for row in [header] + rows:
-        workbook.active.append(row)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
-def import_rows(count, building_number):
-    rows = []
-    for index in range(count):
-        id_number, birth = new_id_number()
-        rows.append([f"导入居民{index}", "女", birth.isoformat(), id_number, building_number, 1, 1, "10" + str(index % 3 + 1)])
-    return rows
 
 
 def test_import_csv_twice_changes_nothing_the_second_time(platform):

@@ -44,3 +44,15 @@ def test_a_missing_database_and_broker_are_named_together():
 def test_with_everything_there_the_tests_run():
     done, _ = run_tests()
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+
+
+def test_the_unit_tier_needs_neither_broker_nor_database():
+    """``make unit`` on a machine with neither: it runs, and says nothing about them."""
+    env = dict(os.environ, AMQP_URI=f"amqp://guest:guest@127.0.0.1:{closed_port()}/",
+               RABBIT_API_URI=f"http://guest:guest@127.0.0.1:{closed_port()}",
+               TEST_DATABASE_URL=f"postgresql://postgres@127.0.0.1:{closed_port()}/postgres")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "heyun/tests/unit/test_netguard.py",
+                           "services/registry/tests/unit/test_idnumbers.py"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    assert "rabbitmq-server" not in done.stdout + done.stderr

@@ -15,8 +15,7 @@ from notify.channels.base import SENT, Outcome
 from notify.dispatch import Dispatcher
 from notify.events import NOTICE_ACKNOWLEDGED
 from notify.models import Delivery, utcnow
-from notify.tests.conftest import GRID_WORKER_1, PII_KEY, PROPERTY, WATER_PLANT
-from notify.tests.test_notices import OUTAGE, deliveries, settled
+from notify.tests.support import GRID_WORKER_1, OUTAGE, PII_KEY, PROPERTY, WATER_PLANT, deliveries, settled
 
 
 def acknowledged_events(engine):

@@ -13,7 +13,7 @@ from notify.channels import (DELIVERY_HEADER, SIGNATURE_HEADER, DoorToDoorChanne
 
 from heyun.netguard import OutboundGuard
 
-from .receivers import HttpReceiver, SmtpReceiver
+from heyun.testing.receivers import HttpReceiver, SmtpReceiver
 
 SECRET = "test-webhook-secret"
 # The receivers listen on loopback, which webhooks may reach only when the configuration says so.

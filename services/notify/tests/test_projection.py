@@ -9,7 +9,7 @@ from heyun.migrations import upgrade
 from heyun.pii import Protector
 from notify import projection
 from notify.models import ResidentRecipient
-from notify.tests.conftest import PII_KEY, resident
+from notify.tests.support import PII_KEY, resident
 
 T0 = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)
 

@@ -7,8 +7,7 @@ import pytest
 from heyun.errors import BadSignature, InvalidInput
 from heyun.testing import wait_for
 from notify.channels.webhook import sign
-from notify.tests.conftest import WATER_PLANT
-from notify.tests.test_notices import OUTAGE, deliveries, settled
+from notify.tests.support import OUTAGE, WATER_PLANT, deliveries, settled
 
 SECRET = "receipt-secret-for-tests"
 

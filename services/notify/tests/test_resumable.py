@@ -14,80 +14,22 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
 
 import pytest
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from deploy.run import child_env, service_command
 from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import Caller
-from heyun.pii import Protector
 from notify import notices
-from notify.models import Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient
+from heyun.testing import wait_for
+from heyun.testing.callers import STAFF
+from heyun.testing.receivers import HttpReceiver
+from notify.models import Delivery, Notice, ResidentRecipient
 from notify.schemas import NoticeCreate, load
-from notify.tests.conftest import PII_KEY
-from notify.tests.receivers import HttpReceiver
+from notify.tests.support import GRIDS, fill_projection
 
 RESIDENTS = 100_000
 LEASE_SECONDS = 10  # short, so the restarted process takes over soon; still far above a batch's time
-GRIDS = ("grid-0", "grid-1", "grid-2", "grid-3")
-PER_BUILDING = 6 * 4 * 50  # six floors, four units, fifty rooms a floor: a big estate's block
-
-
-def resident_id(n):
-    return f"r{n:07d}"
-
-
-def fill_projection(url, count, no_smartphone_every=10, sms_every=20, phone_every=2, chunk=10_000):
-    """``count`` residents straight into the projection (bulk Core inserts, ``chunk`` rows each),
-    plus one grid worker per grid and two organisations. Deterministic mix:
-
-    - every ``no_smartphone_every``-th resident is tagged ``no_smartphone`` (door to door);
-    - every ``phone_every``-th has a phone (a token under the notify PII key), and of those every
-      ``sms_every``-th resident prefers SMS;
-    - everyone else reads the notice in the app.
-
-    Returns ``{channel: residents whose first channel it is}``."""
-    protector = Protector(PII_KEY)
-    tokens = [protector.encrypt(f"139{n:08d}") for n in range(64)]  # encryption is not what is measured
-    now = datetime.now(timezone.utc)
-    engine = make_engine(url)
-    first = {"in_app": 0, "sms": 0, "door_to_door": 0}
-    try:
-        with engine.begin() as conn:
-            conn.execute(insert(GridWorkerRecipient), [
-                {"grid_worker_id": f"gw-{g}", "account": f"gridworker-{g}", "grid_id": g, "name": f"网格员{g}",
-                 "as_of": now} for g in GRIDS])
-            conn.execute(insert(OrganizationRecipient), [
-                {"organization_id": "org-property", "name": "物业服务中心", "kind": "property_management",
-                 "emails": [], "webhook_url": None, "as_of": now},
-                {"organization_id": "org-water", "name": "供水厂", "kind": "water_utility", "emails": [],
-                 "webhook_url": None, "as_of": now}])
-        for start in range(0, count, chunk):
-            rows = []
-            for n in range(start, min(count, start + chunk)):
-                building, rest = divmod(n, PER_BUILDING)
-                unit, rest = divmod(rest, 6 * 50)
-                floor, room = divmod(rest, 50)
-                no_smartphone = n % no_smartphone_every == 3
-                phone = n % phone_every == 0
-                preferred = "sms" if phone and not no_smartphone and n % (phone_every * sms_every) == 0 else None
-                rows.append({
-                    "resident_id": resident_id(n), "name": f"居民{n}", "building_id": f"b{building:04d}",
-                    "building_number": building + 1, "unit": unit + 1, "floor": floor + 1,
-                    "room": f"{floor + 1}{room:02d}", "grid_id": GRIDS[building % len(GRIDS)],
-                    "tags": ",elderly,no_smartphone," if no_smartphone else ",",
-                    "language": "en" if n % 50 == 7 else "zh", "preferred_channel": preferred,
-                    "phone_token": tokens[n % len(tokens)] if phone else None, "as_of": now})
-                first["door_to_door" if no_smartphone else preferred or "in_app"] += 1
-            with engine.begin() as conn:
-                conn.execute(insert(ResidentRecipient), rows)
-    finally:
-        engine.dispose()
-    return first
-
-
 def publish_to_everyone(Session, **overrides):
     """A water outage notice to every grid (so every resident) and both organisations; its id.
 
@@ -97,7 +39,7 @@ def publish_to_everyone(Session, **overrides):
                  "audience": {"grid_ids": list(GRIDS), "organization_ids": ["org-property", "org-water"]}},
                 **overrides)
     with transaction(Session) as session:
-        notice = notices.publish(session, Caller(account="staff", roles=("staff",)), load(NoticeCreate(), data))
+        notice = notices.publish(session, STAFF, load(NoticeCreate(), data))
         return notice.id
 
 
@@ -130,18 +72,12 @@ def progress(engine, notice_id):
     return notice, written
 
 
-def poll(condition, timeout, what, process=None, interval=0.05):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = condition()
-        if result:
-            return result
-        if process is not None and process.poll() is not None:
-            pytest.fail(f"notify exited ({process.returncode}) while waiting for {what}:\n"
-                        + process.log.read_text(errors="replace")[-3000:])
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
+def exited(process):
+    """For ``wait_for(give_up=…)``: why waiting on ``process`` is pointless, if it is."""
+    def reason():
+        if process.poll() is not None:
+            return f"notify exited ({process.returncode}):\n" + process.log.read_text(errors="replace")[-3000:]
+    return reason
 
 
 @pytest.fixture
@@ -174,7 +110,7 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
                 notice, written = progress(engine, notice_id)
                 return notice.fanout_segment == "residents" and RESIDENTS // 5 <= written and notice
 
-            poll(part_way, 60, "the fan-out to be part-way", processes[0], interval=0.01)
+            wait_for(part_way, 60, interval=0.01, message="the fan-out to be part-way", give_up=exited(processes[0]))
             kill(processes[0])
             notice, written = progress(engine, notice_id)
             assert notice.status == "publishing" and notice.fanout_segment == "residents"
@@ -188,8 +124,8 @@ def test_kill_9_mid_fanout_then_restart_loses_and_doubles_nothing(big_community,
                 notice, written = progress(engine, notice_id)
                 return notice.status == "published" and (notice, written)
 
-            done = poll(finished, LEASE_SECONDS + 60, "the fan-out to finish after the restart",
-                        processes[1], interval=0.2)
+            done = wait_for(finished, LEASE_SECONDS + 60, interval=0.2, message="the fan-out to finish after the restart",
+                            give_up=exited(processes[1]))
         finally:
             for process in processes:
                 kill(process)

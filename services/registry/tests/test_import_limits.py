@@ -3,7 +3,7 @@ the good rows of the same chunk are still imported (one bad value used to fail t
 from datetime import date
 
 from registry import idnumbers
-from registry.tests.test_service import rows
+from registry.tests.support import rows
 
 
 def person(seq, name="周桂兰", room="301", relation="配偶", village="东辛村"):

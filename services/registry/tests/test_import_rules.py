@@ -11,13 +11,12 @@ from sqlalchemy import select
 
 from heyun.db import make_engine
 from heyun.errors import Forbidden, InvalidInput, NotFound
-from heyun.identity import Caller
 from heyun.testing import wait_for
+from heyun.testing.callers import as_role
 from registry import idnumbers, importing
 from registry.events import RESIDENT_MOVED, RESIDENT_UPDATED
 from registry.models import PiiAccess
-from registry.tests.conftest import PROPERTY
-from registry.tests.test_service import person
+from registry.tests.support import CANTEEN, PROPERTY, person
 
 FULL_HEADER = ["姓名", "身份证号", "手机号", "楼号", "单元", "楼层", "房号", "标签", "与户主关系"]
 
@@ -222,7 +221,7 @@ def test_staff_find_a_person_by_whole_id_or_mobile_number_and_it_is_audited(regi
 
 def test_a_whole_number_is_no_oracle_for_other_roles_or_other_grids(registry, world):
     target = registry.call("register_resident", person(world["east"], seq=361, phone="13955550003"))
-    police = Caller(account="police", roles=("police",))
+    police = as_role("police")
     for caller in (PROPERTY, police, world["gw_b"]):
         for q in (target["id_number"], "13955550003"):
             assert registry.call("list_residents", {"q": q}, caller=caller)["total"] == 0, (caller.account, q)
@@ -233,11 +232,10 @@ def test_a_whole_number_is_no_oracle_for_other_roles_or_other_grids(registry, wo
 
 def test_only_the_office_and_grid_workers_write_residents_even_over_rpc(registry, world):
     resident = registry.call("register_resident", person(world["east"], seq=361))
-    canteen = Caller(account="canteen", roles=("canteen_staff",))
-    police = Caller(account="police", roles=("police",))
-    own = Caller(account="resident", roles=("resident",), resident_id=resident["id"])
+    police = as_role("police")
+    own = as_role("resident", resident_id=resident["id"])
     elsewhere = {"building_id": world["east"], "unit": 2, "floor": 1, "room": "101"}
-    for caller in (canteen, police, own):
+    for caller in (CANTEEN, police, own):
         with pytest.raises(Forbidden):
             registry.call("import_residents", *sheet(FULL_HEADER, row(363)), caller=caller)
         with pytest.raises((Forbidden, NotFound)):  # not theirs to change, or not theirs to see

@@ -9,13 +9,10 @@ from sqlalchemy import insert, select
 from heyun.config import service_config as config_file
 from heyun.db import make_engine, new_id, utcnow
 from heyun.errors import Forbidden
-from heyun.identity import Caller
 from registry.models import PiiAccess
 from registry.service import RegistryService
-from registry.tests.conftest import PII_KEY, STAFF
-from registry.tests.test_service import person
-
-ADMIN = Caller(account="admin", roles=("admin",))
+from heyun.testing.callers import ADMIN
+from registry.tests.support import PII_KEY, STAFF, person
 
 
 def test_reads_are_logged_with_their_route_and_only_admins_see_the_log(registry, world):

@@ -7,7 +7,7 @@ from heyun.migrations import upgrade
 from notify import notices
 from notify.models import Notice
 from notify.schemas import NoticeCreate, load
-from notify.tests.conftest import STAFF
+from heyun.testing.callers import STAFF
 
 BEIJING = timezone(timedelta(hours=8))
 

@@ -1,9 +1,22 @@
-"""Test helpers shared by every service's tests (loaded as a pytest plugin by the root conftest).
+"""The test kit: what every service's, the gateway's and the end-to-end tests share, written once
+(loaded as a pytest plugin by the root conftest). No test module imports another: what two test
+files need lives here, or in a ``support.py`` beside them when it is one service's own data.
 
-Real components only: RabbitMQ from ``AMQP_URI`` and PostgreSQL from ``TEST_DATABASE_URL`` (a
-server URL whose user may create databases). Where one is unset and a Docker engine is present it
-is started with testcontainers; where neither is possible the run stops with a message saying
-what to set, instead of skipping tests.
+- ``clients``: ``RpcClient`` (a service over AMQP, as a caller), ``HttpClient`` (a server over HTTP,
+  signed in as a demo account), ``assert_problem``, ``all_items``;
+- ``callers``: ``as_role(role, …)`` and the office callers (``STAFF``, ``ADMIN``);
+- ``receivers``: a real HTTP endpoint (SMS gateway, webhooks) and SMTP server on loopback;
+- ``broker``: a throwaway RabbitMQ vhost (``Vhost``);
+- ``unit``: ``service_worker``, a service's worker (Nameko's ``worker_factory``) on a SQLite database;
+- here: ``wait_for`` (polling), ``free_port``, and the fixtures ``database_factory``,
+  ``migrated_database``, ``service_config`` (real servers) and ``sqlite_database`` (unit tier).
+
+Tiers: ``<package>/tests/unit/`` is the unit tier (domain functions, workers from
+``worker_factory``; SQLite or no database; no broker): ``make unit``. Everything else uses real
+components: RabbitMQ from ``AMQP_URI`` and PostgreSQL from ``TEST_DATABASE_URL`` (a server URL whose
+user may create databases). Where one is unset and a Docker engine is present it is started with
+testcontainers; where neither is possible the run stops with a message saying what to set, instead
+of skipping tests. A run that collected only unit tests needs neither and checks for neither.
 """
 import os
 import socket
@@ -63,7 +76,20 @@ def _start_container(kind):
     return container.get_connection_url().replace("+psycopg2", "")
 
 
-def pytest_configure(config):
+def is_unit_test(item):
+    """In a ``tests/unit/`` directory: the tier that needs no broker and no database server."""
+    parts = item.path.parts
+    return any(a == "tests" and b == "unit" for a, b in zip(parts, parts[1:]))
+
+
+def pytest_collection_finish(session):
+    """The real broker and database, found (or started) and checked once the tests to run are
+    known: not at all when every one of them is a unit test (``make unit`` on a bare machine)."""
+    if not session.config.option.collectonly and not all(is_unit_test(item) for item in session.items):
+        provide_services(session.config)
+
+
+def provide_services(config):
     amqp_uri = os.environ.get("AMQP_URI")
     if not amqp_uri:
         amqp_uri, api_uri = _start_container("rabbitmq")
@@ -118,16 +144,28 @@ def pytest_unconfigure(config):
         container.stop()
 
 
-def wait_for(condition, timeout=10.0, interval=0.05, message="condition"):
-    """Poll ``condition`` until it returns something truthy; fail after ``timeout`` seconds."""
+def wait_for(condition, timeout=10.0, interval=0.05, message="condition", give_up=None):
+    """Poll ``condition`` until it returns something truthy and return that; fail after ``timeout``
+    seconds saying what never happened. ``give_up()``: checked between polls, a reason to stop at
+    once (a process that died) or None."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
+        reason = give_up() if give_up else None
+        if reason:
+            raise AssertionError(f"gave up waiting for {message}: {reason}")
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout}s waiting for {message}")
         time.sleep(interval)
+
+
+def free_port():
+    """A port free on 127.0.0.1 now (bound, then released) for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 class DatabaseFactory:
@@ -192,5 +230,37 @@ def service_config(rabbit_config):
         }
         config.update(overrides)
         return config
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def _migrated_sqlite(tmp_path_factory):
+    """One migrated SQLite file per service per run, copied for each test (a migration takes a
+    second; a copy, nothing)."""
+    from heyun.migrations import upgrade
+
+    made = {}
+
+    def template(service):
+        if service not in made:
+            path = tmp_path_factory.mktemp("sqlite-templates") / f"{service}.db"
+            upgrade(service, f"sqlite:///{path}")
+            made[service] = path
+        return made[service]
+
+    return template
+
+
+@pytest.fixture
+def sqlite_database(_migrated_sqlite, tmp_path):
+    """``sqlite_database("registry")`` → URL of a fresh SQLite database at the service's latest
+    revision (the ``make run`` default), for the unit tier."""
+    import shutil
+
+    def make(service):
+        path = tmp_path / f"{service}.db"
+        shutil.copyfile(_migrated_sqlite(service), path)
+        return f"sqlite:///{path}"
 
     return make

@@ -1,26 +1,23 @@
-"""Real local receivers for the channel tests: an HTTP endpoint (SMS gateway, webhooks) and an
-SMTP server, each on a free 127.0.0.1 port in a background thread.
+"""Real local receivers for notify's channels (its tests, the gateway's and the end-to-end ones): an
+HTTP endpoint (SMS gateway, webhooks) and an SMTP server, each on a free 127.0.0.1 port in a
+background thread.
 
 The tests run under eventlet's monkeypatching (root conftest), so these threads are green threads
 in the same process as the code under test; every wait here is a patched, yielding one.
 """
+import asyncio
 import email
 import email.policy
 import json
-import socket
 import threading
 import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP
 
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from heyun.testing import free_port
 
 
 @dataclass
@@ -151,14 +148,15 @@ class ReceivedMail:
 
 
 class SmtpReceiver:
-    """aiosmtpd on a free port, collecting messages. ``refuse`` holds recipient addresses to
-    answer with ``refuse_code`` (550: permanent; 450: try later) at RCPT TO."""
+    """An SMTP server (aiosmtpd) on a free port, collecting messages. ``refuse`` holds recipient
+    addresses to answer with ``refuse_code`` (550: permanent; 450: try later) at RCPT TO."""
 
     def __init__(self):
         self.messages = []
         self.refuse = set()
         self.refuse_code = 550
-        self.controller = None
+        self.port = None
+        self._server = None
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         if address in self.refuse:
@@ -172,21 +170,42 @@ class SmtpReceiver:
         self.messages.append(ReceivedMail(envelope.mail_from, list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
 
-    @property
-    def port(self):
-        return self.controller.port
-
     def start(self):
-        # aiosmtpd's Controller needs a concrete port (it connects to it to check readiness).
-        self.controller = Controller(self, hostname="127.0.0.1", port=free_port())
-        self.controller.start()
+        loop = _smtp_loop()
+        self.port = free_port()
+        self._server = _run_on(loop, loop.create_server(
+            lambda: SMTP(self, hostname="127.0.0.1", enable_SMTPUTF8=True, loop=loop), "127.0.0.1", self.port))
         return self
 
     def stop(self):
-        self.controller.stop()
+        self._server.close()
+        _run_on(_smtp_loop(), self._server.wait_closed())
 
     def __enter__(self):
         return self.start()
 
     def __exit__(self, *exc):
         self.stop()
+
+
+# Every SMTP receiver of the run is served by one asyncio loop. Under eventlet each receiver's own
+# thread (aiosmtpd's Controller) would be a green thread of the same OS thread, and asyncio allows
+# one running loop per OS thread: a second receiver started while another is up (the end-to-end
+# tests' session-long one, then the gateway's) failed with "Cannot run the event loop while
+# another loop is running".
+_loop = None
+_loop_lock = threading.Lock()
+
+
+def _smtp_loop():
+    global _loop
+    with _loop_lock:
+        if _loop is None:
+            loop = asyncio.new_event_loop()
+            threading.Thread(target=loop.run_forever, name="smtp-receivers", daemon=True).start()
+            _loop = loop
+        return _loop
+
+
+def _run_on(loop, coroutine, timeout=10):
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result(timeout)

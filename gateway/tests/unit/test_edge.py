@@ -15,6 +15,7 @@ from gateway.edge.idempotency import IdempotencyLedger
 from gateway.edge.problems import problem_for, response_from_exception
 from heyun.errors import Conflict, Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.identity import Caller
+from heyun.testing.callers import STAFF
 
 SECRET = "unit-test-secret-long-enough-for-hs256"
 
@@ -163,7 +164,7 @@ def test_token_round_trip_carries_the_caller():
 
 
 def test_an_expired_token_is_refused():
-    token = accounts.issue_token(Caller(account="staff", roles=("staff",)), SECRET, 60, now=time.time() - 120)
+    token = accounts.issue_token(STAFF, SECRET, 60, now=time.time() - 120)
     with pytest.raises(Unauthorized) as caught:
         accounts.verify_token(token, SECRET)
     assert "expired" in caught.value.detail
