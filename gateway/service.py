@@ -3,7 +3,7 @@
 caller rides along in context data, so the registry applies scope and masking itself.
 
 Who may do what (the services check object-level permission again):
-- residents and households: the access policy (``heyun.policy``, ``docs/access-policy.md``) says
+- residents and households: the access policy (``community.policy``, ``docs/access-policy.md``) says
   which roles reach whom and which fields they see, default deny; a resident reads only their own
   record (``GET /residents/{id}``);
 - reads of places and organisations: every role but ``resident``;
@@ -34,31 +34,32 @@ from gateway.models import Account
 from gateway.problems import JSON_TYPE, dumps
 from heyun.db import Database
 from heyun.errors import Forbidden, NotFound
-from heyun import policy
-from heyun.identity import SYSTEM, CallerIdentity
+from community import policy, roles
+from community.policy import SYSTEM
+from community.roles import Role
+from heyun.identity import CallerIdentity
+from registry.contract import ProxyAction
 
-ADMIN = ("admin", "staff")
-READERS = ("admin", "staff", "grid_worker", "property_manager", "water_utility_staff", "canteen_staff",
-           "mediator", "police", "patrol_member", "volunteer")
+ADMIN = roles.COMMUNITY_OFFICE
+READERS = roles.WORKERS
 RESIDENT_WRITERS = policy.RESIDENT_WRITERS
-PROXY_USERS = ADMIN + ("grid_worker", "resident")
+PROXY_USERS = roles.PROXY_USERS
 EVERYONE = ()
-# Kept in step with notify.notices.PUBLISHER_ROLES (notify checks again).
-PUBLISHERS = ADMIN + ("property_manager", "water_utility_staff", "police", "mediator")
-DOOR_TO_DOOR = ADMIN + ("grid_worker",)
-# Residents and households: the access policy (heyun.policy) says who reaches them; the registry
+PUBLISHERS = roles.PUBLISHERS  # notify checks again
+DOOR_TO_DOOR = roles.DOOR_TO_DOOR
+# Residents and households: the access policy (community.policy) says who reaches them; the registry
 # narrows each answer to the caller's scope and fields again.
 RESIDENT_READERS = policy.roles_reaching_residents()
 HOUSEHOLD_READERS = policy.roles_reaching_households()
 CAP_TYPE = "application/cap+xml; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-ACCOUNT_MANAGERS = ("admin",)
+ACCOUNT_MANAGERS = roles.ACCOUNT_MANAGERS
 ACCOUNT_READERS = ADMIN
 
 
 def only_resident(caller):
     """A resident account and nothing more: limited to its own record and requests."""
-    return caller.has_role("resident") and not caller.has_role(*READERS)
+    return caller.has_role(Role.RESIDENT) and not caller.has_role(*READERS)
 
 
 class GatewayService:
@@ -258,7 +259,7 @@ class GatewayService:
         return Response(spreadsheets.template(columns["header"], columns["example"]), content_type=XLSX_TYPE,
                         headers={"Content-Disposition": 'attachment; filename="residents-import-template.xlsx"'})
 
-    @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + ("resident",), response=schemas.Resident)
+    @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + (Role.RESIDENT,), response=schemas.Resident)
     def get_resident(self, request, resident_id):
         caller = self.context.caller
         if only_resident(caller) and resident_id != caller.resident_id:
@@ -280,7 +281,7 @@ class GatewayService:
     def move_resident(self, request, resident_id, body):
         return self.registry.move_resident(resident_id, body)
 
-    @api("GET", BASE + "/residents/<resident_id>/history", roles=RESIDENT_READERS + ("resident",),
+    @api("GET", BASE + "/residents/<resident_id>/history", roles=RESIDENT_READERS + (Role.RESIDENT,),
          response=schemas.ResidenceList)
     def residence_history(self, request, resident_id):
         return self.registry.residence_history(resident_id)
@@ -347,11 +348,11 @@ class GatewayService:
     @api("POST", BASE + "/proxy-requests/<request_id>/transitions", roles=PROXY_USERS, body=schemas.Transition,
          response=schemas.ProxyRequest, summary="accept, start, complete, reject or withdraw; illegal → 409.")
     def transition_proxy_request(self, request, request_id, body):
-        if only_resident(self.context.caller) and body["action"] != "withdraw":
+        if only_resident(self.context.caller) and body["action"] != ProxyAction.WITHDRAW:
             raise Forbidden("Residents may only withdraw their requests.")
         return self.registry.transition_proxy_request(request_id, body)
 
-    @api("POST", BASE + "/proxy-requests/<request_id>/rating", roles=ADMIN + ("resident",), body=schemas.Rating,
+    @api("POST", BASE + "/proxy-requests/<request_id>/rating", roles=ADMIN + (Role.RESIDENT,), body=schemas.Rating,
          response=schemas.ProxyRequest, summary="The resident rates completed help (1–5).")
     def rate_proxy_request(self, request, request_id, body):
         return self.registry.rate_proxy_request(request_id, body)
@@ -438,15 +439,13 @@ class GatewayService:
 
     # -- the personal-data audit log -------------------------------------------------------
     # Admins only (the registry checks again): the log maps staff to the people they looked at.
-    @api("GET", BASE + "/audit/pii-access", roles=("admin",), query=schemas.PiiAccessQuery,
+    @api("GET", BASE + "/audit/pii-access", roles=(Role.ADMIN,), query=schemas.PiiAccessQuery,
          response=schemas.PiiAccessList, tag="audit",
          summary="Who saw ID or phone numbers unmasked (account, resident, fields, route, time), newest "
                  "first; `from`/`to` bound the time. Kept PII_AUDIT_RETENTION_DAYS (three years).")
     def list_pii_access(self, request, query):
         filters, limit, offset = schemas.split_query(query)
-        renamed = {"since": "from", "until": "to"}  # the registry takes the query's own names
-        return self.registry.list_pii_access(filters={renamed.get(k, k): v for k, v in filters.items()},
-                                             limit=limit, offset=offset)
+        return self.registry.list_pii_access(filters=filters, limit=limit, offset=offset)
 
 
 def merge_catalogues(documents):

@@ -5,10 +5,11 @@ from datetime import date, timedelta
 import pytest
 from nameko.standalone.rpc import ServiceRpcProxy
 
+from community.policy import SYSTEM
 from heyun.config import service_config as file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.errors import InvalidInput
-from heyun.identity import CONTEXT_KEY, SYSTEM, Caller
+from heyun.identity import CONTEXT_KEY, Caller
 from heyun.pii import Protector
 from heyun.testing import wait_for
 from notify.service import NotifyService

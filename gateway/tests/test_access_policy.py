@@ -8,7 +8,7 @@ import pytest
 
 from gateway.tests.conftest import TOKEN_SECRET
 from gateway.tests.test_http import assert_problem
-from heyun import policy
+from community import policy
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_FIELD = set(policy.ALL_FIELDS)

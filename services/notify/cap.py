@@ -16,6 +16,9 @@ from importlib.resources import files
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from notify.contract import Category, Certainty, MsgType, Severity, Urgency
+from registry.contract import Language
+
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 DEFAULT_SENDER = "notices@wanghe.heyun"
 
@@ -34,10 +37,10 @@ CATEGORIES = {
     "policy": (["Other"], "政策通知", "Policy"),
     "other": (["Other"], "社区通知", "Community notice"),
 }
-SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
-URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
-CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
-MSG_TYPES = ("Alert", "Update", "Cancel")
+SEVERITIES = (Severity.EXTREME, Severity.SEVERE, Severity.MODERATE, Severity.MINOR, Severity.UNKNOWN)
+URGENCIES = (Urgency.IMMEDIATE, Urgency.EXPECTED, Urgency.FUTURE, Urgency.PAST, Urgency.UNKNOWN)
+CERTAINTIES = (Certainty.OBSERVED, Certainty.LIKELY, Certainty.POSSIBLE, Certainty.UNLIKELY, Certainty.UNKNOWN)
+MSG_TYPES = (MsgType.ALERT, MsgType.UPDATE, MsgType.CANCEL)
 
 # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
 # characters (< and &)", because references are written as "sender,identifier,sent" lists.
@@ -57,7 +60,7 @@ def notice_to_cap(notice, sender=DEFAULT_SENDER):
     comma…) instead of emitting a document that receivers would reject."""
     identifier = _token(notice["id"], "identifier")
     sender = _token(sender, "sender")
-    msg_type = _choice(notice.get("msg_type") or "Alert", MSG_TYPES, "msg_type")
+    msg_type = _choice(notice.get("msg_type") or MsgType.ALERT, MSG_TYPES, "msg_type")
 
     alert = _cap.alert(
         _cap.identifier(identifier),
@@ -80,17 +83,17 @@ def notice_to_cap(notice, sender=DEFAULT_SENDER):
 
 
 def _info(notice, language, headline, description):
-    english = language.startswith("en")
+    english = language.startswith(Language.EN)
     categories, event_zh, event_en = CATEGORIES.get(notice.get("category"), CATEGORIES["other"])
     info = _cap.info(
         _cap.language(language),
         *[_cap.category(category) for category in categories],
         _cap.event(event_en if english else event_zh),
-        _cap.urgency(_choice(notice.get("urgency") or "Unknown", URGENCIES, "urgency")),
-        _cap.severity(_choice(notice.get("severity") or "Unknown", SEVERITIES, "severity")),
-        _cap.certainty(_choice(notice.get("certainty") or "Likely", CERTAINTIES, "certainty")),
+        _cap.urgency(_choice(notice.get("urgency") or Urgency.UNKNOWN, URGENCIES, "urgency")),
+        _cap.severity(_choice(notice.get("severity") or Severity.UNKNOWN, SEVERITIES, "severity")),
+        _cap.certainty(_choice(notice.get("certainty") or Certainty.LIKELY, CERTAINTIES, "certainty")),
         # Receivers that know Heyun can act on the exact category rather than the coarse CAP one.
-        _cap.eventCode(_cap.valueName("heyun:category"), _cap.value(notice.get("category") or "other")),
+        _cap.eventCode(_cap.valueName("heyun:category"), _cap.value(notice.get("category") or Category.OTHER)),
     )
     # The schema fixes the order of the optional elements; _optional keeps it by appending in turn.
     _optional(info, "onset", notice.get("onset") and cap_datetime(notice["onset"]))
@@ -180,6 +183,6 @@ def _cap_rules(alert):
     for reference in (references or "").split():
         if len(reference.split(",")) != 3:
             problems.append(f"reference {reference!r} is not sender,identifier,sent")
-    if alert.findtext("cap:msgType", namespaces=ns) in ("Update", "Cancel") and not references:
+    if alert.findtext("cap:msgType", namespaces=ns) in (MsgType.UPDATE, MsgType.CANCEL) and not references:
         problems.append("an Update or Cancel should reference the alerts it replaces")
     return problems

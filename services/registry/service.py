@@ -17,10 +17,17 @@ from heyun.identity import ROUTE, CallerIdentity
 from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
-from registry import events, importing, organizations, places, proxy, residents, schemas
+from heyun.schemas import listing, load
+from registry import contract, importing, organizations, places, proxy, residents
 from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import RETENTION_DAYS, access_log, expire_access_log
-from registry.schemas import listing, load, load_changes
+
+
+def load_changes(schema, data):
+    """A partial update: ``data`` loaded through ``schema`` with nothing required and the
+    defaults of fields not sent dropped again, so a field not sent is left as it is."""
+    loaded = load(schema, data, partial=True)
+    return {key: value for key, value in loaded.items() if key in (data or {})}
 
 
 class AuditRetention(DependencyProvider):
@@ -70,12 +77,12 @@ class RegistryService:
     @rpc
     def catalogue(self):
         """The AsyncAPI document of every event the registry publishes."""
-        return asyncapi_document(self.name, events.ALL)
+        return asyncapi_document(self.name, contract.EVENTS)
 
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
     def list_buildings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset)
+        filters, paging = listing(contract.BuildingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
@@ -86,17 +93,17 @@ class RegistryService:
 
     @user_rpc
     def create_building(self, data):
-        data = load(schemas.BuildingCreate(), data)
+        data = load(contract.BuildingCreate(), data)
         return self._write(lambda session: places.create_building(session, self.caller, data))
 
     @user_rpc
     def move_building(self, building_id, data):
-        data = load(schemas.BuildingMove(), data)
+        data = load(contract.BuildingMove(), data)
         return self._write(lambda session: places.move_building(session, self.caller, building_id, data))
 
     @user_rpc
     def list_dwellings(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset)
+        filters, paging = listing(contract.DwellingFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
@@ -113,23 +120,23 @@ class RegistryService:
 
     @user_rpc
     def create_grid(self, data):
-        data = load(schemas.GridCreate(), data)
+        data = load(contract.GridCreate(), data)
         return self._write(lambda session: places.create_grid(session, self.caller, data))
 
     @user_rpc
     def list_grid_workers(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset)
+        filters, paging = listing(contract.GridWorkerFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
     @user_rpc
     def create_grid_worker(self, data):
-        data = load(schemas.GridWorkerCreate(), data)
+        data = load(contract.GridWorkerCreate(), data)
         return self._write(lambda session: places.create_grid_worker(session, self.pii, self.caller, data))
 
     @user_rpc
     def update_grid_worker(self, grid_worker_id, data):
-        changes = load_changes(schemas.GridWorkerCreate(), data)
+        changes = load_changes(contract.GridWorkerUpdate(), data)
         return self._write(lambda session: places.update_grid_worker(
             session, self.pii, self.caller, grid_worker_id, changes))
 
@@ -141,7 +148,7 @@ class RegistryService:
     # -- households and residents ----------------------------------------------------------
     @user_rpc
     def list_households(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset)
+        filters, paging = listing(contract.HouseholdFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
@@ -152,12 +159,12 @@ class RegistryService:
 
     @user_rpc
     def register_household(self, data):
-        data = load(schemas.HouseholdCreate(), data)
+        data = load(contract.HouseholdCreate(), data)
         return self._write(lambda session: residents.register_household(session, self.caller, data))
 
     @user_rpc
     def list_residents(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset)
+        filters, paging = listing(contract.ResidentFilters, filters, limit, offset)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
@@ -168,17 +175,17 @@ class RegistryService:
 
     @user_rpc
     def register_resident(self, data):
-        data = load(schemas.ResidentCreate(), data)
+        data = load(contract.ResidentCreate(), data)
         return self._write(lambda session: residents.register_resident(session, self.pii, self.caller, data))
 
     @user_rpc
     def update_resident(self, resident_id, data):
-        data = load(schemas.ResidentUpdate(), data)
+        data = load(contract.ResidentUpdate(), data)
         return self._write(lambda session: residents.update_resident(session, self.pii, self.caller, resident_id, data))
 
     @user_rpc
     def move_resident(self, resident_id, data):
-        data = load(schemas.Move(), data)
+        data = load(contract.Move(), data)
         return self._write(lambda session: residents.move_resident(session, self.pii, self.caller, resident_id, data))
 
     @user_rpc
@@ -204,7 +211,7 @@ class RegistryService:
         # Every resident at once is for a projection's owner acting for the platform (notify,
         # as SYSTEM), not for any caller that reaches the broker.
         places.require_office(self.caller, "take the snapshot of every resident")
-        args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
+        args = load(contract.Snapshot(), {"after_id": after_id, "limit": limit})
         with self.db.transaction() as session:
             return residents.snapshot(session, self.pii, args["after_id"], args["limit"])
 
@@ -223,7 +230,7 @@ class RegistryService:
     # -- organisations and service items ---------------------------------------------------
     @user_rpc
     def list_organizations(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset)
+        filters, paging = listing(contract.OrganizationFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
@@ -234,13 +241,13 @@ class RegistryService:
 
     @user_rpc
     def create_organization(self, data):
-        data = load(schemas.OrganizationCreate(), data)
+        data = load(contract.OrganizationCreate(), data)
         return self._write(lambda session: organizations.create_organization(
             session, self.caller, data, self.webhook_guard))
 
     @user_rpc
     def update_organization(self, organization_id, data):
-        changes = load_changes(schemas.OrganizationCreate(exclude=("kind",)), data)  # the kind is fixed
+        changes = load_changes(contract.OrganizationUpdate(), data)  # the kind is fixed
         return self._write(lambda session: organizations.update_organization(
             session, self.caller, organization_id, changes, self.webhook_guard))
 
@@ -258,12 +265,12 @@ class RegistryService:
     # -- help-and-proxy requests -----------------------------------------------------------
     @user_rpc
     def submit_proxy_request(self, data):
-        data = load(schemas.ProxyRequestCreate(), data)
+        data = load(contract.ProxyRequestCreate(), data)
         return self._write(lambda session: proxy.submit(session, self.caller, data))
 
     @user_rpc
     def list_proxy_requests(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.ProxyRequestFilters, filters, limit, offset)
+        filters, paging = listing(contract.ProxyRequestFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return proxy.list_requests(session, self.caller, filters, paging)
 
@@ -274,12 +281,12 @@ class RegistryService:
 
     @user_rpc
     def transition_proxy_request(self, request_id, data):
-        data = load(schemas.Transition(), data)
+        data = load(contract.Transition(), data)
         return self._write(lambda session: proxy.transition(session, self.caller, request_id, data))
 
     @user_rpc
     def rate_proxy_request(self, request_id, data):
-        data = load(schemas.Rating(), data)
+        data = load(contract.Rating(), data)
         return self._write(lambda session: proxy.rate(session, self.caller, request_id, data))
 
     @rpc
@@ -295,7 +302,7 @@ class RegistryService:
     # -- the personal-data audit log --------------------------------------------------------
     @user_rpc
     def list_pii_access(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.PiiAccessFilters, filters, limit, offset)
+        filters, paging = listing(contract.PiiAccessFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return access_log(session, self.caller, filters, paging)
 

@@ -11,9 +11,11 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-SENT = "sent"
-DELIVERED = "delivered"
-FAILED = "failed"
+from notify.contract import DeliveryStatus
+
+SENT = DeliveryStatus.SENT
+DELIVERED = DeliveryStatus.DELIVERED
+FAILED = DeliveryStatus.FAILED
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from lxml import etree
 
 from heyun.errors import InvalidInput
 from notify.cap import CAP_NAMESPACE, cap_datetime, notice_to_cap, validate_cap
-from notify.schemas import Acknowledgement, NoticeCancel, NoticeCreate, NoticeUpdate, load
+from notify.contract import Acknowledgement, NoticeCancel, NoticeCreate, NoticeUpdate, load
 
 NS = {"cap": CAP_NAMESPACE}
 

@@ -25,7 +25,7 @@ from heyun.identity import Caller
 from heyun.pii import Protector
 from notify import notices
 from notify.models import Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient
-from notify.schemas import NoticeCreate, load
+from notify.contract import NoticeCreate, load
 from notify.tests.conftest import PII_KEY
 from notify.tests.receivers import HttpReceiver
 

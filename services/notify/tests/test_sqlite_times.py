@@ -6,7 +6,7 @@ from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.migrations import upgrade
 from notify import notices
 from notify.models import Notice
-from notify.schemas import NoticeCreate, load
+from notify.contract import NoticeCreate, load
 from notify.tests.conftest import STAFF
 
 BEIJING = timezone(timedelta(hours=8))

@@ -8,7 +8,7 @@ from heyun.identity import CONTEXT_KEY, Caller
 from registry.models import Building, Grid
 from heyun.pii import Protector
 from registry.places import create_grid_worker
-from heyun.identity import SYSTEM
+from community.policy import SYSTEM
 from registry.service import RegistryService
 
 PII_KEY = registry_file_config("registry")["PII_KEY"]

@@ -9,7 +9,7 @@ from kombu import Connection, Exchange, Queue
 
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.testing import wait_for
-from registry.events import BUILDING_MOVED, GRID_WORKER_ASSIGNED
+from registry.contract import BUILDING_MOVED, GRID_WORKER_ASSIGNED
 from registry.tests.conftest import PROPERTY
 from registry.tests.test_service import person
 

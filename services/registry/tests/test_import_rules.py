@@ -14,7 +14,7 @@ from heyun.errors import Forbidden, InvalidInput, NotFound
 from heyun.identity import Caller
 from heyun.testing import wait_for
 from registry import idnumbers, importing
-from registry.events import RESIDENT_MOVED, RESIDENT_UPDATED
+from registry.contract import RESIDENT_MOVED, RESIDENT_UPDATED
 from registry.models import PiiAccess
 from registry.tests.conftest import PROPERTY
 from registry.tests.test_service import person

@@ -9,7 +9,7 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from heyun.errors import Conflict, Forbidden, InvalidInput
 from heyun.identity import CONTEXT_KEY
 from heyun.testing import wait_for
-from registry.events import ORGANIZATION_UPDATED
+from registry.contract import ORGANIZATION_UPDATED
 from registry.service import RegistryService
 from registry.tests.conftest import PII_KEY, PROPERTY, STAFF
 

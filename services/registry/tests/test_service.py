@@ -12,7 +12,7 @@ from heyun.identity import Caller
 from heyun.pii import Protector
 from heyun.testing import wait_for
 from registry import idnumbers
-from registry.events import RESIDENT_REGISTERED
+from registry.contract import RESIDENT_REGISTERED
 from registry.models import PiiAccess
 from registry.tests.conftest import CANTEEN, PII_KEY, PROPERTY, STAFF
 
