@@ -27,20 +27,20 @@ COMMUNITY_TZ = timezone(timedelta(hours=8))
 
 # notice category → (CAP categories, event name in zh, event name in en)
 CATEGORIES = {
-    "water_outage": (["Infra"], "停水", "Water supply interruption"),
-    "power_outage": (["Infra"], "停电", "Power outage"),
+    Category.WATER_OUTAGE: (["Infra"], "停水", "Water supply interruption"),
+    Category.POWER_OUTAGE: (["Infra"], "停电", "Power outage"),
     # Gas work is infrastructure and, unlike water or power, a danger when it goes wrong.
-    "gas": (["Infra", "Safety"], "燃气", "Gas supply"),
-    "safety": (["Safety"], "安全提示", "Public safety"),
-    "weather": (["Met"], "天气预警", "Weather"),
-    "activity": (["Other"], "社区活动", "Community activity"),
-    "policy": (["Other"], "政策通知", "Policy"),
-    "other": (["Other"], "社区通知", "Community notice"),
+    Category.GAS: (["Infra", "Safety"], "燃气", "Gas supply"),
+    Category.SAFETY: (["Safety"], "安全提示", "Public safety"),
+    Category.WEATHER: (["Met"], "天气预警", "Weather"),
+    Category.ACTIVITY: (["Other"], "社区活动", "Community activity"),
+    Category.POLICY: (["Other"], "政策通知", "Policy"),
+    Category.OTHER: (["Other"], "社区通知", "Community notice"),
 }
-SEVERITIES = (Severity.EXTREME, Severity.SEVERE, Severity.MODERATE, Severity.MINOR, Severity.UNKNOWN)
-URGENCIES = (Urgency.IMMEDIATE, Urgency.EXPECTED, Urgency.FUTURE, Urgency.PAST, Urgency.UNKNOWN)
-CERTAINTIES = (Certainty.OBSERVED, Certainty.LIKELY, Certainty.POSSIBLE, Certainty.UNLIKELY, Certainty.UNKNOWN)
-MSG_TYPES = (MsgType.ALERT, MsgType.UPDATE, MsgType.CANCEL)
+SEVERITIES = tuple(Severity)
+URGENCIES = tuple(Urgency)
+CERTAINTIES = tuple(Certainty)
+MSG_TYPES = tuple(MsgType)
 
 # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
 # characters (< and &)", because references are written as "sender,identifier,sent" lists.
@@ -84,7 +84,7 @@ def notice_to_cap(notice, sender=DEFAULT_SENDER):
 
 def _info(notice, language, headline, description):
     english = language.startswith(Language.EN)
-    categories, event_zh, event_en = CATEGORIES.get(notice.get("category"), CATEGORIES["other"])
+    categories, event_zh, event_en = CATEGORIES.get(notice.get("category"), CATEGORIES[Category.OTHER])
     info = _cap.info(
         _cap.language(language),
         *[_cap.category(category) for category in categories],

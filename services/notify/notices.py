@@ -4,9 +4,8 @@ from datetime import timezone
 
 from sqlalchemy import case, func, or_, select, update
 
-from community.roles import Role
+from community import policy, roles
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from community import policy
 from heyun.identity import Caller
 from heyun.outbox import record
 from notify import fanout
@@ -25,13 +24,14 @@ from notify.contract import (
 from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
 from notify.templates import personalise
 
-PUBLISHER_ROLES = (Role.ADMIN, Role.STAFF, Role.PROPERTY_MANAGER, Role.WATER_UTILITY_STAFF, Role.POLICE, Role.MEDIATOR)
-ESCALATION_ROLES = (Role.STAFF, Role.ADMIN)
+# Who is told when organisations miss an acknowledgement deadline: the community office.
+ESCALATION_ROLES = roles.COMMUNITY_OFFICE
 # A recipient's standing on a notice is its best delivery: acknowledged beats delivered beats sent…
 # pending (to be sent now) beats held (waiting for quiet hours to end): each recipient is counted
 # once, so the statistics add up to the recipients.
 NOTIFY = Caller(account="notify")  # notify itself, as the issuer of escalations and rule notices
-STANDINGS = (DeliveryStatus.CANCELLED, DeliveryStatus.FAILED, DeliveryStatus.HELD, DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED)
+STANDINGS = (DeliveryStatus.CANCELLED, DeliveryStatus.FAILED, DeliveryStatus.HELD, DeliveryStatus.PENDING,
+             DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED)
 RANK = {status: rank for rank, status in enumerate(STANDINGS, start=1)}
 
 
@@ -73,7 +73,7 @@ def check_audience(caller, audience):
     """A publisher may address residents only by the tags the access policy lets their role see
     (``heyun.policy``): the count a preview gives per building, or the recipients a notice's
     deliveries list, would tell them who cannot walk or who lives alone as surely as a list."""
-    if not caller.has_role(*PUBLISHER_ROLES):
+    if not caller.has_role(*roles.PUBLISHERS):
         raise Forbidden("Your role may not publish notices.")
     hidden = set(audience.get("tags") or ()) - policy.resident_access(caller.roles).tags
     if hidden:
@@ -260,7 +260,7 @@ def inbox(session, caller, paging):
 
 def door_to_door_tasks(session, caller, filters, paging):
     """A grid worker's list: notices to hand over in person, with whom and where."""
-    if not caller.has_role(Role.GRID_WORKER, Role.STAFF, Role.ADMIN):
+    if not caller.has_role(*roles.DOOR_TO_DOOR):
         raise Forbidden("Door-to-door tasks are for grid workers.")
     query = select(Delivery, ResidentRecipient, Notice).join(
         ResidentRecipient, ResidentRecipient.resident_id == Delivery.recipient_id).join(

@@ -87,7 +87,7 @@ class Resident(Base):
     dwelling_id = Column(String(36), ForeignKey("dwellings.id"), index=True)
     # Tags as ",elderly,living_alone," so one LIKE finds a tag on SQLite and PostgreSQL alike.
     tags = Column(Text, nullable=False, default=",")
-    language = Column(String(5), nullable=False, default=Language.ZH, server_default=Language.ZH)  # notices in zh or en
+    language = Column(String(5), nullable=False, default=Language.ZH, server_default=Language.ZH.value)  # notices in zh or en
     preferred_channel = Column(String(20))  # in_app | sms | door_to_door; None: notify decides
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     updated_at = Column(UtcDateTime, nullable=False, default=utcnow)
