@@ -19,6 +19,9 @@ from notify import contract as notify
 from registry import contract as registry
 
 
+JSON_PRIMITIVES = (str, int, float, bool, type(None))
+
+
 def Text(maximum, **kwargs):
     return fields.String(validate=validate.Length(1, maximum), **kwargs)
 
@@ -37,14 +40,16 @@ def as_sent(owner_schema, name=None):
 
 def query_of(owner_filters, name):
     """Paging and ``owner_filters`` (a list RPC's filters, from the service's contract), checked
-    as the owner will check them; the page comes out loaded, the filters as sent (text)."""
-    page = tuple(Paging().fields)
-
+    as the owner will check them, loaded under the names sent; a value that loads to no JSON
+    primitive (a time) is passed on as the text sent, for the owner to load again."""
     class Query(Paging, owner_filters):
         @post_load(pass_original=True)
-        def filters_as_sent(self, data, original, **kwargs):
-            return {**{key: value for key, value in original.items() if key not in page},
-                    **{key: data[key] for key in page if key in data}}
+        def primitives(self, data, original, **kwargs):
+            sent = {}
+            for attribute, value in data.items():
+                key = self.fields[attribute].data_key or attribute
+                sent[key] = value if isinstance(value, JSON_PRIMITIVES) else original[key]
+            return sent
     Query.__name__ = Query.__qualname__ = name
     Query.__doc__ = owner_filters.__doc__
     return Query

@@ -1,4 +1,4 @@
-"""The access policy for residents (heyun.policy), role by role and field by field, through the
+"""The access policy for residents (community.policy), role by role and field by field, through the
 gateway in front of the Wanghe demo registry: who reaches which residents, which fields they see,
 which numbers unmasked, which tags; default deny for everyone else."""
 from pathlib import Path

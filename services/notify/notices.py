@@ -71,7 +71,7 @@ def event_payload(notice):
 
 def check_audience(caller, audience):
     """A publisher may address residents only by the tags the access policy lets their role see
-    (``heyun.policy``): the count a preview gives per building, or the recipients a notice's
+    (``community.policy``): the count a preview gives per building, or the recipients a notice's
     deliveries list, would tell them who cannot walk or who lives alone as surely as a list."""
     if not caller.has_role(*roles.PUBLISHERS):
         raise Forbidden("Your role may not publish notices.")
