@@ -3,12 +3,12 @@
 A request for a service is checked with that service's own schema, from its published contract
 (``registry.contract``, ``notify.contract``), so a malformed request is a 422 naming the field
 and never reaches a service, and the gateway and the service cannot disagree on what is valid.
-The route then passes on the body (and the filters of a query) as the client sent them: JSON
-primitives, which the service loads again through the same schema (a date stays the text
-"1950-02-01" on the way; the service makes it a date). What is the gateway's own is here: signing
-in and accounts, paging, the problem and health documents, and the response schemas that
-describe the answers in the OpenAPI document; responses are passed on as the services made them
-(masked by the registry for the caller), never re-filled by the gateway.
+The route then passes on JSON primitives, which the service loads again through the same schema:
+a body as the client sent it (a date stays the text "1950-02-01" on the way; the service makes it
+a date), a query's filters loaded (numbers, booleans) but a time as its text. The gateway's own is
+here too: signing in and accounts, paging, the problem and health documents, and the response
+schemas that describe the answers in the OpenAPI document; responses are passed on as the services
+made them (masked by the registry for the caller), never re-filled by the gateway.
 """
 from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 

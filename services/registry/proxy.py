@@ -38,11 +38,11 @@ from registry.residents import today
 
 # action → (statuses it may start from, status it leads to)
 TRANSITIONS = {
-    "accept": ({ProxyStatus.SUBMITTED}, ProxyStatus.ACCEPTED),
-    "start": ({ProxyStatus.ACCEPTED}, ProxyStatus.IN_PROGRESS),
-    "complete": ({ProxyStatus.IN_PROGRESS}, ProxyStatus.COMPLETED),
-    "reject": ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED, ProxyStatus.IN_PROGRESS}, ProxyStatus.REJECTED),
-    "withdraw": ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED}, ProxyStatus.WITHDRAWN),
+    ProxyAction.ACCEPT: ({ProxyStatus.SUBMITTED}, ProxyStatus.ACCEPTED),
+    ProxyAction.START: ({ProxyStatus.ACCEPTED}, ProxyStatus.IN_PROGRESS),
+    ProxyAction.COMPLETE: ({ProxyStatus.IN_PROGRESS}, ProxyStatus.COMPLETED),
+    ProxyAction.REJECT: ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED, ProxyStatus.IN_PROGRESS}, ProxyStatus.REJECTED),
+    ProxyAction.WITHDRAW: ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED}, ProxyStatus.WITHDRAWN),
 }
 OPEN_STATUSES = (ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED, ProxyStatus.IN_PROGRESS)
 
