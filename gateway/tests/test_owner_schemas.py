@@ -56,3 +56,21 @@ def test_a_valid_body_and_a_query_s_filters_are_passed_on_as_sent():
     assert schemas.NoticeCreate().load(dict(NOTICE, severity="severe")) == dict(NOTICE, severity="severe")
     query = schemas.PiiAccessQuery().load({"from": "2026-07-01T00:00:00+08:00", "limit": "20"})
     assert query == {"from": "2026-07-01T00:00:00+08:00", "limit": 20, "offset": 0}
+
+
+def test_the_openapi_and_asyncapi_documents_list_the_contracts_words():
+    from gateway import openapi
+    from gateway.service import GatewayService
+    from heyun.events import asyncapi_document
+
+    components = openapi.document(GatewayService)["components"]["schemas"]
+    assert components["ResidentCreate"]["properties"]["tags"]["items"]["enum"] == [str(tag) for tag in registry.Tag]
+    assert components["Resident"]["properties"]["gender"]["enum"] == [str(word) for word in registry.Gender]
+    assert components["NoticeCreate"]["properties"]["severity"]["enum"] == [str(word) for word in notify.Severity]
+    assert components["Delivery"]["properties"]["channel"]["enum"] == [str(word) for word in notify.Channel]
+    messages = asyncapi_document("registry", registry.EVENTS)["components"]["messages"]
+    resident = messages["resident_registered"]["payload"]["properties"]["data"]["properties"]
+    assert resident["language"]["enum"] == [str(word) for word in registry.Language]
+    messages = asyncapi_document("notify", notify.EVENTS)["components"]["messages"]
+    notice = messages["notice_published"]["payload"]["properties"]["data"]["properties"]
+    assert notice["category"]["enum"] == [str(word) for word in notify.Category]
