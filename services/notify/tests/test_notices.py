@@ -237,7 +237,8 @@ def test_a_redone_fanout_batch_doubles_nothing(notify_db):
     from heyun.identity import Caller
     from notify import fanout, notices
     from notify.models import Notice
-    from notify.contract import NoticeCreate, load
+    from heyun.schemas import load
+    from notify.contract import NoticeCreate
 
     _, engine = notify_db
     Session = make_sessionmaker(engine, "notify")
@@ -266,7 +267,8 @@ def test_deliveries_still_waiting_when_the_notice_expires_are_not_sent(notify_db
     from notify.channels import build_channels
     from notify.dispatch import Dispatcher
     from notify.models import Notice
-    from notify.contract import NoticeCreate, load
+    from heyun.schemas import load
+    from notify.contract import NoticeCreate
     from notify.tests.conftest import PII_KEY
 
     _, engine = notify_db

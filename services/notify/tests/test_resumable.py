@@ -23,9 +23,10 @@ from deploy.run import child_env, service_command
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.identity import Caller
 from heyun.pii import Protector
+from heyun.schemas import load
 from notify import notices
 from notify.models import Delivery, GridWorkerRecipient, Notice, OrganizationRecipient, ResidentRecipient
-from notify.contract import NoticeCreate, load
+from notify.contract import NoticeCreate
 from notify.tests.conftest import PII_KEY
 from notify.tests.receivers import HttpReceiver
 

@@ -4,9 +4,10 @@ from datetime import datetime, timedelta, timezone
 
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.migrations import upgrade
+from heyun.schemas import load
 from notify import notices
 from notify.models import Notice
-from notify.contract import NoticeCreate, load
+from notify.contract import NoticeCreate
 from notify.tests.conftest import STAFF
 
 BEIJING = timezone(timedelta(hours=8))
