@@ -10,9 +10,9 @@ from datetime import date
 from sqlalchemy import insert
 
 from bench.common import Stopwatch, scratch_databases
+from community.policy import SYSTEM
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import SYSTEM
 from heyun.migrations import upgrade
 from registry.demo import Wanghe
 from registry.importing import import_rows

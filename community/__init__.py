@@ -1,2 +1,2 @@
-"""What is the platform's but not the kernel's mechanics: the list of services, the roles, the
-access policy. Importable without Nameko or a database."""
+"""What is platform-wide but no kernel mechanics: the roles (``roles``), who may do what
+(``policy``), the services (``services``). Importable without Nameko or a database."""

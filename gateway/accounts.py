@@ -29,6 +29,8 @@ from marshmallow import ValidationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
+from community.roles import Role
+from gateway import schemas
 from gateway.exceptions import Unauthorized
 from gateway.models import Account
 from heyun.config import service_config
@@ -36,10 +38,7 @@ from heyun.db import make_engine, make_sessionmaker, transaction, utcnow
 from heyun.errors import Conflict, NotFound
 from heyun.identity import Caller
 
-ROLES = (
-    "admin", "staff", "grid_worker", "property_manager", "water_utility_staff", "canteen_staff",
-    "mediator", "police", "patrol_member", "volunteer", "resident",
-)
+ROLES = tuple(Role)  # every role an account may hold (community.roles)
 # scrypt cost: 2**14 × 8 takes ~50 ms and 16 MiB, OWASP's minimum for interactive sign-in.
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 1
 ALGORITHM = "HS256"
@@ -208,7 +207,7 @@ def _token_facts(account):
 
 
 def _is_active_admin(account):
-    return account.active and "admin" in (account.roles or ())
+    return account.active and Role.ADMIN in (account.roles or ())
 
 
 def bearer_token(header):
@@ -233,8 +232,6 @@ def _new_password():
 
 
 def main(argv=None):
-    from gateway import schemas  # here, not at the top: schemas imports ROLES from this module
-
     parser = argparse.ArgumentParser(prog="python -m gateway.accounts", description=(
         "Create an account or set its password in the gateway's database. The password comes from "
         "HEYUN_NEW_PASSWORD or is asked for."))

@@ -12,25 +12,27 @@ import sys
 
 from sqlalchemy import select
 
+from community.roles import Role
 from gateway.accounts import hash_password
 from gateway.models import Account
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
+from registry.contract import OrganizationKind
 
 # username → roles, links to resolve at first sign-in
 DEMO_ACCOUNTS = {
-    "admin": (["admin"], {}),
-    "staff": (["staff"], {}),
-    **{f"gridworker{n}": (["grid_worker"], {}) for n in range(1, 5)},
-    "property": (["property_manager"], {"organization_kind": "property_management"}),
-    "waterplant": (["water_utility_staff"], {"organization_kind": "water_utility"}),
-    "canteen": (["canteen_staff"], {}),
-    "mediator": (["mediator"], {}),
-    "police": (["police"], {}),
-    "patrol": (["patrol_member"], {}),
-    "volunteer": (["volunteer"], {}),
+    "admin": ([Role.ADMIN], {}),
+    "staff": ([Role.STAFF], {}),
+    **{f"gridworker{n}": ([Role.GRID_WORKER], {}) for n in range(1, 5)},
+    "property": ([Role.PROPERTY_MANAGER], {"organization_kind": OrganizationKind.PROPERTY_MANAGEMENT}),
+    "waterplant": ([Role.WATER_UTILITY_STAFF], {"organization_kind": OrganizationKind.WATER_UTILITY}),
+    "canteen": ([Role.CANTEEN_STAFF], {}),
+    "mediator": ([Role.MEDIATOR], {}),
+    "police": ([Role.POLICE], {}),
+    "patrol": ([Role.PATROL_MEMBER], {}),
+    "volunteer": ([Role.VOLUNTEER], {}),
     # 程建国, whose help-and-proxy request is the registry demo's story.
-    "resident": (["resident"], {"resident_name": "程建国"}),
+    "resident": ([Role.RESIDENT], {"resident_name": "程建国"}),
 }
 
 
@@ -68,7 +70,7 @@ def load(database_url=None, registry_grid_scope=None):
     if registry_grid_scope is not None:
         summary["grid_scope"] = {
             username: registry_grid_scope(username)["grid_ids"]
-            for username, (roles, _) in DEMO_ACCOUNTS.items() if "grid_worker" in roles}
+            for username, (roles, _) in DEMO_ACCOUNTS.items() if Role.GRID_WORKER in roles}
     return summary
 
 

@@ -1,37 +1,58 @@
 """What the HTTP API accepts and returns, as marshmallow schemas.
 
-Request schemas check types, required and unknown fields at the edge, so a malformed request is
-a 422 naming the field and never reaches a service; the services apply the domain rules (an ID
-check digit, a floor above the roof). Response schemas describe the answers in the OpenAPI
-document; responses are passed on as the services made them (masked by the registry for the
-caller), never re-filled by the gateway.
+A request for a service is checked with that service's own schema, from its published contract
+(``registry.contract``, ``notify.contract``), so a malformed request is a 422 naming the field
+and never reaches a service, and the gateway and the service cannot disagree on what is valid.
+The route then passes on JSON primitives, which the service loads again through the same schema:
+a body as the client sent it (a date stays the text "1950-02-01" on the way; the service makes it
+a date), a query's filters loaded (numbers, booleans) but a time as its text. The gateway's own is
+here too: signing in and accounts, paging, the problem and health documents, and the response
+schemas that describe the answers in the OpenAPI document; responses are passed on as the services
+made them (masked by the registry for the caller), never re-filled by the gateway.
 """
-from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import EXCLUDE, Schema, fields, post_load, validate
 
-from gateway.accounts import ROLES
+from community.roles import Role
+from heyun.contract import one_of
 from heyun.schemas import KeysetPaging, Paging
+from notify import contract as notify
+from registry import contract as registry
 
-# Kept in step with registry/schemas.py; the registry re-checks them, so a drift is still a 422.
-TAGS = (
-    "elderly", "living_alone", "mobility_impaired", "disabled", "veteran", "low_income",
-    "no_smartphone", "party_member", "building_head", "resident_representative", "empty_nester",
-)
-GENDERS = ("male", "female")
-LANGUAGES = ("zh", "en")
-RESIDENT_CHANNELS = ("in_app", "sms", "door_to_door")
-ORGANIZATION_KINDS = (
-    "property_management", "water_utility", "police_station", "legal_advisor", "street_office",
-    "social_organization", "power_utility", "gas_utility",
-)
-PROXY_ACTIONS = ("accept", "start", "complete", "reject", "withdraw")
-PROXY_STATUSES = ("submitted", "accepted", "in_progress", "completed", "rejected", "withdrawn")
-# A dwelling's floor and unit, and so a building's floors and units (as registry/schemas.py).
-FLOORS = validate.Range(1, 60)
-UNITS = validate.Range(1, 20)
+
+JSON_PRIMITIVES = (str, int, float, bool, type(None))
 
 
 def Text(maximum, **kwargs):
     return fields.String(validate=validate.Length(1, maximum), **kwargs)
+
+
+def as_sent(owner_schema, name=None):
+    """``owner_schema`` (an RPC input of a service's contract) checking a request body exactly as
+    its owner will, and loading to the body as sent: JSON primitives for the RPC."""
+    class AsSent(owner_schema):
+        @post_load(pass_original=True)
+        def body_as_sent(self, data, original, **kwargs):
+            return original
+    AsSent.__name__ = AsSent.__qualname__ = name or owner_schema.__name__
+    AsSent.__doc__ = owner_schema.__doc__
+    return AsSent
+
+
+def query_of(owner_filters, name, paging=Paging):
+    """``paging`` and ``owner_filters`` (a list RPC's filters, from the service's contract), checked
+    as the owner will check them, loaded under the names sent; a value that loads to no JSON
+    primitive (a time) is passed on as the text sent, for the owner to load again."""
+    class Query(paging, owner_filters):
+        @post_load(pass_original=True)
+        def primitives(self, data, original, **kwargs):
+            sent = {}
+            for attribute, value in data.items():
+                key = self.fields[attribute].data_key or attribute
+                sent[key] = value if isinstance(value, JSON_PRIMITIVES) else original[key]
+            return sent
+    Query.__name__ = Query.__qualname__ = name
+    Query.__doc__ = owner_filters.__doc__
+    return Query
 
 
 # -- auth -------------------------------------------------------------------------------------
@@ -54,65 +75,43 @@ class TokenResponse(Schema):
     expires_in = fields.Integer(required=True, metadata={"description": "Seconds until the token expires."})
 
 
-# -- paging and filters (query strings) ----------------------------------------------------
-# Paging is the kernel's (heyun.schemas), the one the services check too; KeysetPaging adds the
-# cursor for the lists that page by it (the registry's), and Paging refuses one as unknown.
-
-
-class BuildingQuery(KeysetPaging):
-    grid_id = fields.String()
-
-
-class DwellingQuery(KeysetPaging):
-    building_id = fields.String()
-    unit = fields.Integer(validate=validate.Range(1, 20))
-    floor = fields.Integer(validate=validate.Range(1, 60))
-
-
-class GridWorkerQuery(KeysetPaging):
-    grid_id = fields.String()
-
-
-class HouseholdQuery(KeysetPaging):
-    building_id = fields.String()
-    origin_village = fields.String()
-
-
-class ResidentQuery(KeysetPaging):
-    building_id = fields.String()
-    floor_min = fields.Integer(validate=validate.Range(1, 60))
-    floor_max = fields.Integer(validate=validate.Range(1, 60))
-    tag = fields.String(validate=validate.OneOf(TAGS))
-    grid_id = fields.String()
-    min_age = fields.Integer(validate=validate.Range(0, 150))
-    max_age = fields.Integer(validate=validate.Range(0, 150))
-    household_id = fields.String()
-    q = fields.String(validate=validate.Length(1, 50), metadata={
-        "description": "Name, or the last digits of the phone or ID number; a whole ID or mobile number "
-                       "finds that person for the roles that see numbers unmasked (audited)."})
-
-    @validates_schema
-    def ranges_are_ordered(self, data, **kwargs):
-        if "floor_min" in data and "floor_max" in data and data["floor_min"] > data["floor_max"]:
-            raise ValidationError("floor_min is above floor_max.", "floor_min")
-        if "min_age" in data and "max_age" in data and data["min_age"] > data["max_age"]:
-            raise ValidationError("min_age is above max_age.", "min_age")
-
-
-class OrganizationQuery(KeysetPaging):
-    kind = fields.String(validate=validate.OneOf(ORGANIZATION_KINDS))
-
-
 class AccountQuery(Paging):
-    role = fields.String(validate=validate.OneOf(ROLES))
+    role = fields.String(validate=one_of(Role))
 
 
-class ProxyRequestQuery(Paging):
-    status = fields.String(validate=validate.OneOf(PROXY_STATUSES))
-    resident_id = fields.String()
-    grid_id = fields.String()
-    grid_worker_id = fields.String()
-    overdue = fields.Boolean()
+class AccountCreate(Schema):
+    username = fields.String(required=True, validate=[validate.Length(1, 100), USERNAME])
+    password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)
+    roles = fields.List(fields.String(validate=one_of(Role)), required=True, validate=validate.Length(1))
+    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
+        "description": "The organisation a property manager or the water plant's staff speak for."})
+    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
+        "description": "The resident a resident account is."})
+
+
+class AccountUpdate(Schema):
+    roles = fields.List(fields.String(validate=one_of(Role)), validate=validate.Length(1))
+    active = fields.Boolean(metadata={"description": "false: the account can no longer sign in."})
+    password = fields.String(load_only=True, validate=NEW_PASSWORD, metadata={"description": "A new password."})
+    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
+    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
+
+
+# -- paging and filters (query strings) ----------------------------------------------------
+# Paging is the kernel's (heyun.schemas), the one the services check too; the filters are theirs.
+# KeysetPaging adds the cursor for the lists that page by it (the registry's), and Paging refuses
+# one as unknown.
+BuildingQuery = query_of(registry.BuildingFilters, "BuildingQuery", KeysetPaging)
+DwellingQuery = query_of(registry.DwellingFilters, "DwellingQuery", KeysetPaging)
+GridWorkerQuery = query_of(registry.GridWorkerFilters, "GridWorkerQuery", KeysetPaging)
+HouseholdQuery = query_of(registry.HouseholdFilters, "HouseholdQuery", KeysetPaging)
+ResidentQuery = query_of(registry.ResidentFilters, "ResidentQuery", KeysetPaging)
+OrganizationQuery = query_of(registry.OrganizationFilters, "OrganizationQuery", KeysetPaging)
+ProxyRequestQuery = query_of(registry.ProxyRequestFilters, "ProxyRequestQuery")
+PiiAccessQuery = query_of(registry.PiiAccessFilters, "PiiAccessQuery")
+NoticeQuery = query_of(notify.NoticeFilters, "NoticeQuery")
+DeliveryQuery = query_of(notify.DeliveryFilters, "DeliveryQuery")
+TaskQuery = query_of(notify.TaskFilters, "TaskQuery")
 
 
 def split_query(query):
@@ -122,231 +121,30 @@ def split_query(query):
     return filters, filters.pop("limit", 50), filters.pop("offset", 0)
 
 
-# -- request bodies ----------------------------------------------------------------------
-class DwellingRef(Schema):
-    building_id = Text(36, required=True)
-    unit = fields.Integer(required=True, validate=UNITS)
-    floor = fields.Integer(required=True, validate=FLOORS)
-    room = Text(10, required=True)
-
-
-class ResidentCreate(Schema):
-    name = Text(100, required=True)
-    gender = fields.String(required=True, validate=validate.OneOf(GENDERS))
-    # Dates stay strings (checked for form here) so the RPC carries primitives only.
-    birth_date = fields.String(required=True, validate=validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="Not a YYYY-MM-DD date."))
-    id_number = fields.String(required=True, validate=validate.Length(1, 30))
-    phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
-    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
-    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
-    household_id = fields.String(allow_none=True)
-    language = fields.String(validate=validate.OneOf(LANGUAGES), metadata={"description": "Default zh."})
-    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(RESIDENT_CHANNELS), metadata={
-        "description": "How notices reach them first; null: in-app, or door to door without a smartphone."})
-    dwelling = fields.Nested(DwellingRef, required=True)
-
-
-class ResidentUpdate(Schema):
-    name = Text(100)
-    language = fields.String(validate=validate.OneOf(LANGUAGES))
-    preferred_channel = fields.String(allow_none=True, validate=validate.OneOf(RESIDENT_CHANNELS))
-    phone = fields.String(allow_none=True, validate=validate.Length(0, 20))
-    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
-    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
-    household_id = fields.String(allow_none=True)
-
-
-DATE = validate.Regexp(r"^\d{4}-\d{2}-\d{2}$", error="Not a YYYY-MM-DD date.")
-
-
-class Move(Schema):
-    dwelling = fields.Nested(DwellingRef, required=True)
-    moved_on = fields.String(allow_none=True, validate=DATE)
-    household_id = fields.String(allow_none=True, metadata={
-        "description": "A household at the new address to join; without it the resident leaves their household."})
-    relation_to_head = fields.String(allow_none=True, validate=validate.Length(0, 30))
-
-
-class HouseholdCreate(Schema):
-    origin_village = fields.String(allow_none=True, validate=validate.Length(0, 50))
-    resettled_on = fields.String(allow_none=True, validate=DATE)
-    dwelling = fields.Nested(DwellingRef, required=True)
-
-
-class GridWorkerUpdate(Schema):
-    """What changes: a new grid is announced (grid_worker_assigned); the worker's own account
-    covers it from its next sign-in."""
-
-    name = Text(100)
-    phone = fields.String(allow_none=True)
-    account = fields.String(allow_none=True, validate=validate.Length(1, 100))
-    grid_id = Text(36)
-
-
-class GridWorkerCreate(GridWorkerUpdate):
-    name = Text(100, required=True)
-    grid_id = Text(36, required=True)
-
-
-class BuildingCreate(Schema):
-    number = fields.Integer(required=True, validate=validate.Range(1, 9999))
-    name = Text(100, required=True)
-    floors = fields.Integer(required=True, validate=FLOORS)
-    units = fields.Integer(required=True, validate=UNITS)
-    grid_id = Text(36, allow_none=True)
-
-
-class BuildingMove(Schema):
-    grid_id = Text(36, required=True, metadata={"description": "The grid the building (and its residents) moves to."})
-
-
-class GridCreate(Schema):
-    name = Text(100, required=True)
-    building_ids = fields.List(Text(36), metadata={"description": "Buildings the new grid takes over."})
-
-
-class Contact(Schema):
-    name = Text(100, required=True)
-    role = fields.String(validate=validate.Length(0, 100))
-    phone = fields.String(allow_none=True, validate=validate.Length(0, 30))
-    email = fields.Email(allow_none=True)
-
-
-def WebhookUrl(**kwargs):
-    return fields.Url(allow_none=True, require_tld=False, schemes={"http", "https"},
-                      validate=validate.Length(max=500), metadata={  # the registry's column
-        "description": "Where notify posts the organisation's notices (signed, X-Heyun-Signature)."}, **kwargs)
-
-
-class OrganizationCreate(Schema):
-    name = Text(200, required=True)
-    kind = fields.String(required=True, validate=validate.OneOf(ORGANIZATION_KINDS))
-    contacts = fields.List(fields.Nested(Contact))
-    webhook_url = WebhookUrl()
-
-
-class OrganizationUpdate(Schema):
-    """The kind is fixed (accounts and notices find organisations by it); the rest may change."""
-
-    name = Text(200)
-    contacts = fields.List(fields.Nested(Contact))
-    webhook_url = WebhookUrl()
-
-
-class AccountCreate(Schema):
-    username = fields.String(required=True, validate=[validate.Length(1, 100), USERNAME])
-    password = fields.String(required=True, load_only=True, validate=NEW_PASSWORD)
-    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), required=True, validate=validate.Length(1))
-    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
-        "description": "The organisation a property manager or the water plant's staff speak for."})
-    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
-        "description": "The resident a resident account is."})
-
-
-class AccountUpdate(Schema):
-    roles = fields.List(fields.String(validate=validate.OneOf(ROLES)), validate=validate.Length(1))
-    active = fields.Boolean(metadata={"description": "false: the account can no longer sign in."})
-    password = fields.String(load_only=True, validate=NEW_PASSWORD, metadata={"description": "A new password."})
-    organization_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
-    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36))
-
-
-class Authorization(Schema):
-    scope = Text(500, required=True)
-    valid_until = fields.String(required=True, validate=DATE)
-
-
-class ProxyRequestCreate(Schema):
-    resident_id = Text(36, required=True)
-    service_item_id = Text(36, required=True)
-    description = fields.String(validate=validate.Length(0, 2000))
-    authorization = fields.Nested(Authorization, required=True)
-
-
-class Transition(Schema):
-    action = fields.String(required=True, validate=validate.OneOf(PROXY_ACTIONS))
-    note = fields.String(allow_none=True, validate=validate.Length(0, 2000))
-    evidence = fields.String(allow_none=True, validate=validate.Length(0, 2000))
-
-
-class Rating(Schema):
-    rating = fields.Integer(required=True, validate=validate.Range(1, 5))
-    comment = fields.String(allow_none=True, validate=validate.Length(0, 1000))
-
-
-# -- notices (notify) ------------------------------------------------------------------------
-# Kept in step with notify/schemas.py; notify re-checks everything, so a drift is still a 422.
-NOTICE_CATEGORIES = ("water_outage", "power_outage", "gas", "safety", "weather", "activity", "policy", "other")
-SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")  # CAP 1.2
-URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
-CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
-CHANNELS = ("in_app", "sms", "email", "webhook", "door_to_door")
-DELIVERY_STATUSES = ("pending", "held", "sent", "delivered", "acknowledged", "failed", "cancelled")
-NOTICE_STATUSES = ("scheduled", "publishing", "published", "cancelled")
-MSG_TYPES = ("Alert", "Update", "Cancel")
-RECIPIENT_TYPES = ("resident", "organization", "account", "role")
-
-
-class CapWord(fields.String):
-    """One of CAP's capitalised words, in any case (``severe`` → ``Severe``), as notify accepts it."""
-
-    def __init__(self, choices, **kwargs):
-        self.choices = choices
-        super().__init__(metadata={"enum": list(choices), "description": "Case-insensitive."}, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        text = super()._deserialize(value, attr, data, **kwargs)
-        for choice in self.choices:
-            if choice.lower() == text.lower():
-                return choice
-        raise ValidationError(f"Must be one of: {', '.join(self.choices)}.")
-
-
-class Timestamp(fields.AwareDateTime):
-    """An ISO 8601 time with its offset, checked here and passed on as the same text, so the RPC
-    carries primitives only."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        return super()._deserialize(value, attr, data, **kwargs).isoformat()
-
-
-class Audience(Schema):
-    building_ids = fields.List(Text(36))
-    floor_min = fields.Integer(allow_none=True, validate=validate.Range(1, 60))
-    floor_max = fields.Integer(allow_none=True, validate=validate.Range(1, 60))
-    tags = fields.List(fields.String(validate=validate.OneOf(TAGS)))
-    resident_ids = fields.List(Text(36))
-    organization_ids = fields.List(Text(36))
-    grid_ids = fields.List(Text(36))
-
-    @validates_schema
-    def floors_are_ordered(self, data, **kwargs):
-        if data.get("floor_min") and data.get("floor_max") and data["floor_min"] > data["floor_max"]:
-            raise ValidationError("floor_min is above floor_max.", "floor_min")
-
-
-class NoticeCreate(Schema):
-    title = Text(200, required=True)
-    body = Text(5000, required=True)
-    title_en = fields.String(allow_none=True, validate=validate.Length(1, 200))
-    body_en = fields.String(allow_none=True, validate=validate.Length(1, 5000))
-    category = fields.String(required=True, validate=validate.OneOf(NOTICE_CATEGORIES))
-    severity = CapWord(SEVERITIES)
-    urgency = CapWord(URGENCIES)
-    certainty = CapWord(CERTAINTIES)
-    audience = fields.Nested(Audience, required=True)
-    requires_ack = fields.Boolean()
-    ack_deadline = Timestamp(allow_none=True)
-    onset = Timestamp(allow_none=True, metadata={"description": "When the event announced begins."})
-    ends = Timestamp(allow_none=True, metadata={
-        "description": "When the event announced ends (water back on); the notice expires then unless `expires` says otherwise."})
-    expires = Timestamp(allow_none=True)
-    send_at = Timestamp(allow_none=True, metadata={"description": "Send later; the recipients are fixed then."})
-
-    @validates_schema
-    def consistent(self, data, **kwargs):
-        if data.get("requires_ack") and not data.get("ack_deadline"):
-            raise ValidationError("A notice that requires acknowledgement needs an ack_deadline.", "ack_deadline")
+# -- request bodies: the registry's and notify's own schemas ---------------------------------
+ResidentCreate = as_sent(registry.ResidentCreate)
+ResidentUpdate = as_sent(registry.ResidentUpdate)
+Move = as_sent(registry.Move)
+HouseholdCreate = as_sent(registry.HouseholdCreate)
+GridWorkerCreate = as_sent(registry.GridWorkerCreate)
+GridWorkerUpdate = as_sent(registry.GridWorkerUpdate)
+BuildingCreate = as_sent(registry.BuildingCreate)
+BuildingMove = as_sent(registry.BuildingMove)
+GridCreate = as_sent(registry.GridCreate)
+OrganizationCreate = as_sent(registry.OrganizationCreate)
+OrganizationUpdate = as_sent(registry.OrganizationUpdate)
+ProxyRequestCreate = as_sent(registry.ProxyRequestCreate)
+Transition = as_sent(registry.Transition)
+Rating = as_sent(registry.Rating)
+NoticeCreate = as_sent(notify.NoticeCreate)
+NoticeUpdate = as_sent(notify.NoticeUpdate)
+NoticeCancel = as_sent(notify.NoticeCancel)
+AcknowledgementCreate = as_sent(notify.Acknowledgement, "AcknowledgementCreate")
+# Documentation only: the body reaches notify as sent, which checks its signature, then this.
+SmsReceipts = notify.Receipts
+Contact = registry.Contact
+Authorization = registry.Authorization
+Audience = notify.Audience
 
 
 class PreviewRequest(Schema):
@@ -359,59 +157,13 @@ class PreviewRequest(Schema):
     audience = fields.Nested(Audience, required=True)
 
 
-class NoticeUpdate(Schema):
-    title = Text(200, required=True)
-    body = Text(5000, required=True)
-    title_en = fields.String(allow_none=True, validate=validate.Length(1, 200))
-    body_en = fields.String(allow_none=True, validate=validate.Length(1, 5000))
-    severity = CapWord(SEVERITIES, allow_none=True)
-    ends = Timestamp(allow_none=True, metadata={"description": "A new end of the event (the repair takes longer)."})
-    expires = Timestamp(allow_none=True)
-
-
-class NoticeCancel(Schema):
-    reason = Text(1000, required=True)
-
-
-class AcknowledgementCreate(Schema):
-    resident_id = fields.String(allow_none=True, validate=validate.Length(1, 36), metadata={
-        "description": "A grid worker recording a door-to-door hand-over names the resident; "
-                       "a recipient acknowledging for themselves sends no body (or {})."})
-    note = fields.String(allow_none=True, validate=validate.Length(0, 1000))
-
-
-class SmsReceipt(Schema):
-    reference = fields.String(required=True, validate=validate.Length(1, 36),
-                              metadata={"description": "The delivery id notify sent the SMS under."})
-    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
-    detail = fields.String(validate=validate.Length(max=200), metadata={"description": "The carrier's reason."})
-    at = fields.AwareDateTime()
-
-
-class SmsReceipts(Schema):
-    """Documentation only: the body reaches notify as sent, which checks its signature, then this."""
-    receipts = fields.List(fields.Nested(SmsReceipt), required=True, validate=validate.Length(1, 1000))
-
-
-class NoticeQuery(Paging):
-    status = fields.String(validate=validate.OneOf(NOTICE_STATUSES))
-    category = fields.String(validate=validate.OneOf(NOTICE_CATEGORIES))
-    msg_type = fields.String(validate=validate.OneOf(MSG_TYPES))
-
-
-class DeliveryQuery(Paging):
-    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES))
-    channel = fields.String(validate=validate.OneOf(CHANNELS))
-    recipient_type = fields.String(validate=validate.OneOf(RECIPIENT_TYPES))
-    building_id = fields.String()
-
-
-class TaskQuery(Paging):
-    status = fields.String(validate=validate.OneOf(DELIVERY_STATUSES), metadata={
-        "description": "Default: the tasks still to do (pending, held, sent)."})
-
-
 # -- responses (for the OpenAPI document) --------------------------------------------------
+def Word(vocabulary, **kwargs):
+    """A field of an answer holding one of ``vocabulary``'s words (listed as its enum)."""
+    metadata = {"enum": [str(word) for word in vocabulary], **kwargs.pop("metadata", {})}
+    return fields.String(metadata=metadata, **kwargs)
+
+
 class Building(Schema):
     id = fields.String()
     number = fields.Integer()
@@ -453,7 +205,7 @@ class GridWorker(Schema):
 class Resident(Schema):
     id = fields.String()
     name = fields.String()
-    gender = fields.String()
+    gender = Word(registry.Gender)
     birth_date = fields.String(metadata={"format": "date"})
     age = fields.Integer()
     id_number = fields.String(metadata={"description": "Masked (370***********123X) unless the role may see it."})
@@ -466,9 +218,9 @@ class Resident(Schema):
     building_number = fields.Integer(allow_none=True)
     grid_id = fields.String()
     relation_to_head = fields.String(allow_none=True)
-    tags = fields.List(fields.String())
-    language = fields.String(metadata={"enum": list(LANGUAGES)})
-    preferred_channel = fields.String(allow_none=True, metadata={"enum": list(RESIDENT_CHANNELS)})
+    tags = fields.List(Word(registry.Tag))
+    language = Word(registry.Language)
+    preferred_channel = Word(registry.ResidentChannel, allow_none=True)
 
 
 class DwellingAddress(Schema):
@@ -523,7 +275,7 @@ class ImportResult(Schema):
 class Organization(Schema):
     id = fields.String()
     name = fields.String()
-    kind = fields.String()
+    kind = Word(registry.OrganizationKind)
     contacts = fields.List(fields.Nested(Contact))
     webhook_url = fields.String(allow_none=True)
 
@@ -533,7 +285,7 @@ class Account(Schema):
 
     id = fields.String()
     username = fields.String()
-    roles = fields.List(fields.String(metadata={"enum": list(ROLES)}))
+    roles = fields.List(Word(Role))
     organization_id = fields.String(allow_none=True)
     resident_id = fields.String(allow_none=True)
     organization_kind = fields.String(allow_none=True, metadata={
@@ -555,8 +307,8 @@ class ServiceItem(Schema):
 
 class ProxyStep(Schema):
     action = fields.String()
-    from_status = fields.String(allow_none=True)
-    to_status = fields.String()
+    from_status = Word(registry.ProxyStatus, allow_none=True)
+    to_status = Word(registry.ProxyStatus)
     note = fields.String(allow_none=True)
     actor = fields.String()
     at = fields.String()
@@ -568,7 +320,7 @@ class ProxyRequest(Schema):
     service_item_id = fields.String()
     grid_worker_id = fields.String(allow_none=True)
     grid_id = fields.String()
-    status = fields.String()
+    status = Word(registry.ProxyStatus)
     description = fields.String()
     authorization = fields.Nested(Authorization)
     evidence = fields.String(allow_none=True)
@@ -605,12 +357,12 @@ class Notice(Schema):
     body = fields.String()
     title_en = fields.String(allow_none=True)
     body_en = fields.String(allow_none=True)
-    category = fields.String()
-    severity = fields.String()
-    urgency = fields.String()
-    certainty = fields.String()
-    status = fields.String(metadata={"enum": list(NOTICE_STATUSES)})
-    msg_type = fields.String(metadata={"enum": list(MSG_TYPES)})
+    category = Word(notify.Category)
+    severity = Word(notify.Severity)
+    urgency = Word(notify.Urgency)
+    certainty = Word(notify.Certainty)
+    status = Word(notify.NoticeStatus)
+    msg_type = Word(notify.MsgType)
     references_id = fields.String(allow_none=True)
     issuer_account = fields.String()
     issuer_organization_id = fields.String(allow_none=True)
@@ -634,7 +386,7 @@ class InboxNotice(Notice):
 
 class NoticeRef(Schema):
     id = fields.String()
-    status = fields.String()
+    status = Word(notify.NoticeStatus)
     references_id = fields.String(allow_none=True)
 
 
@@ -660,10 +412,10 @@ class RecipientPlace(Schema):
 class Delivery(Schema):
     id = fields.String()
     notice_id = fields.String()
-    recipient_type = fields.String(metadata={"enum": list(RECIPIENT_TYPES)})
+    recipient_type = Word(notify.RecipientType)
     recipient_id = fields.String()
-    channel = fields.String(metadata={"enum": list(CHANNELS)})
-    status = fields.String(metadata={"enum": list(DELIVERY_STATUSES)})
+    channel = Word(notify.Channel)
+    status = Word(notify.DeliveryStatus)
     assignee = fields.String(allow_none=True, metadata={"description": "The grid worker carrying a door-to-door notice."})
     building_id = fields.String(allow_none=True)
     attempts = fields.Integer()
@@ -679,12 +431,12 @@ class Delivery(Schema):
 class DoorToDoorTask(Delivery):
     recipient = fields.Nested(RecipientPlace)
     notice_title = fields.String()
-    severity = fields.String()
+    severity = Word(notify.Severity)
 
 
 class AcknowledgementResult(Schema):
     notice_id = fields.String()
-    recipient_type = fields.String()
+    recipient_type = Word(notify.RecipientType)
     recipient_id = fields.String()
     acknowledged_at = fields.String()
     acknowledged_by = fields.String()
@@ -763,17 +515,11 @@ class Unlocked(Schema):
 
 
 # -- the personal-data audit log ---------------------------------------------------------------
-class PiiAccessQuery(Paging):
-    account = Text(100, metadata={"description": "Who read (a username)."})
-    resident_id = Text(36, metadata={"description": "Whose numbers were read."})
-    since = Timestamp(data_key="from", metadata={"description": "From this time (inclusive), ISO 8601 with offset."})
-    until = Timestamp(data_key="to", metadata={"description": "Up to this time (exclusive)."})
-
-
 class PiiAccess(Schema):
     id = fields.String()
     account = fields.String(metadata={"description": "The account that saw the numbers unmasked."})
-    subject_type = fields.String(metadata={"description": "resident or grid_worker"})
+    subject_type = Word(registry.PiiSubject, metadata={
+        "description": "Whose numbers: a resident's or a grid worker's."})
     subject_id = fields.String(metadata={"description": "The resident's (or grid worker's) id."})
     fields_ = fields.List(fields.String(), data_key="fields",
                           metadata={"description": "What was shown unmasked: id_number, phone."})

@@ -6,14 +6,11 @@ the platform's own commands (migrations, demo data, the launcher), so both see t
 import os
 import re
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import yaml
 from nameko.cli.main import setup_yaml_parser
 
 ROOT = Path(__file__).resolve().parent.parent
-# The community's time zone (its calendar day, quiet hours): HEYUN_TIME_ZONE, for every service.
-COMMUNITY_TIME_ZONE = ZoneInfo(os.environ.get("HEYUN_TIME_ZONE") or "Asia/Shanghai")
 _parser_ready = False
 
 

@@ -10,19 +10,11 @@ from dataclasses import asdict, dataclass, field
 
 from nameko.extensions import DependencyProvider
 
-from heyun.policy import roles_with_numbers
-
 CONTEXT_KEY = "heyun.caller"
 
-# From the access policy (heyun.policy), which says who sees what of residents: the roles that
-# read residents' ID and phone numbers unmasked see the work phones of grid workers and
-# organisations' contacts unmasked too (every read of a resident's is audited).
-PII_ROLES = roles_with_numbers()
 # Caller.extra key: the way a request came in ("GET /api/v1/residents/{resident_id}"), set by the
 # gateway for every HTTP request, so a service's audit log can say which route read what.
 ROUTE = "route"
-# Roles that see the whole community rather than one grid.
-COMMUNITY_WIDE_ROLES = frozenset({"admin", "staff"})
 
 
 @dataclass(frozen=True)
@@ -36,14 +28,6 @@ class Caller:
 
     def has_role(self, *roles):
         return any(role in self.roles for role in roles)
-
-    @property
-    def community_wide(self):
-        return self.has_role(*COMMUNITY_WIDE_ROLES)
-
-    @property
-    def may_see_pii(self):
-        return self.has_role(*PII_ROLES)
 
     def to_json(self):
         data = asdict(self)
@@ -59,9 +43,9 @@ class Caller:
         return cls(**data)
 
 
-# Internal work with no user behind it (a command, demo data, another service acting on its own
-# behalf) says so explicitly with ``act_as(SYSTEM)``; nothing gets it by default.
-SYSTEM = Caller(account="system", roles=("admin",))
+# What a caller's roles let it do is the access policy's (``community.policy``, which also
+# holds ``SYSTEM``, the caller of internal work); the kernel only carries them.
+
 # A message with no caller in its context data: no roles, so it may see nothing scoped.
 ANONYMOUS = Caller(account="anonymous")
 

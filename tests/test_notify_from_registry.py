@@ -4,10 +4,11 @@ from datetime import date, timedelta
 
 import pytest
 
+from community.policy import SYSTEM
 from heyun.config import service_config as file_config
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.errors import InvalidInput
-from heyun.identity import SYSTEM
+from community.policy import SYSTEM
 from heyun.pii import Protector
 from heyun.testing import wait_for
 from heyun.testing.callers import STAFF, as_role

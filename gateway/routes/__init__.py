@@ -10,20 +10,18 @@ do what, and why, is said in the docstring of each route module, once.
 The role groups below name who a route is opened to; the services check object-level permission
 again.
 """
-from heyun import policy
+from community import policy, roles
 
-ADMIN = ("admin", "staff")
-READERS = ("admin", "staff", "grid_worker", "property_manager", "water_utility_staff", "canteen_staff",
-           "mediator", "police", "patrol_member", "volunteer")
+ADMIN = roles.COMMUNITY_OFFICE
+READERS = roles.WORKERS
 RESIDENT_WRITERS = policy.RESIDENT_WRITERS
-PROXY_USERS = ADMIN + ("grid_worker", "resident")
+PROXY_USERS = roles.PROXY_USERS
 EVERYONE = ()
-# Kept in step with notify.notices.PUBLISHER_ROLES (notify checks again).
-PUBLISHERS = ADMIN + ("property_manager", "water_utility_staff", "police", "mediator")
-DOOR_TO_DOOR = ADMIN + ("grid_worker",)
-# Residents and households: the access policy (heyun.policy) says who reaches them; the registry
-# narrows each answer to the caller's scope and fields again.
+PUBLISHERS = roles.PUBLISHERS  # notify checks again
+DOOR_TO_DOOR = roles.DOOR_TO_DOOR
+# Residents and households: the access policy (community.policy) says who reaches them; the
+# registry narrows each answer to the caller's scope and fields again.
 RESIDENT_READERS = policy.roles_reaching_residents()
 HOUSEHOLD_READERS = policy.roles_reaching_households()
-ACCOUNT_MANAGERS = ("admin",)
+ACCOUNT_MANAGERS = roles.ACCOUNT_MANAGERS
 ACCOUNT_READERS = ADMIN

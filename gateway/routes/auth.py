@@ -19,7 +19,7 @@ from gateway.edge.http import BASE, api
 from gateway.models import Account
 from gateway.routes import ACCOUNT_MANAGERS, ACCOUNT_READERS
 from heyun.errors import NotFound
-from heyun.identity import SYSTEM
+from community.policy import SYSTEM
 
 
 class AuthRoutes:

@@ -3,7 +3,7 @@ import), organisations and service items, help-and-proxy requests, and the audit
 personal data. Each calls the registry, which applies the caller's scope and masking again.
 
 Who may do what:
-- residents and households: the access policy (``heyun.policy``, ``docs/access-policy.md``) says
+- residents and households: the access policy (``community.policy``, ``docs/access-policy.md``) says
   which roles reach whom and which fields they see, default deny; a resident account reads only
   its own record (``GET /residents/{id}``) and its own help-and-proxy requests;
 - reads of places and organisations: every role but ``resident``; the service items (what help
@@ -25,13 +25,15 @@ from gateway.edge.http import BASE, api
 from gateway.routes import (ADMIN, EVERYONE, HOUSEHOLD_READERS, PROXY_USERS, READERS, RESIDENT_READERS,
                             RESIDENT_WRITERS)
 from heyun.errors import Forbidden, NotFound
+from community.roles import Role
+from registry.contract import ProxyAction
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def only_resident(caller):
     """A resident account and nothing more: limited to its own record and requests."""
-    return caller.has_role("resident") and not caller.has_role(*READERS)
+    return caller.has_role(Role.RESIDENT) and not caller.has_role(*READERS)
 
 
 class RegistryRoutes:
@@ -122,7 +124,7 @@ class RegistryRoutes:
         return Response(spreadsheets.template(columns["header"], columns["example"]), content_type=XLSX_TYPE,
                         headers={"Content-Disposition": 'attachment; filename="residents-import-template.xlsx"'})
 
-    @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + ("resident",), response=schemas.Resident)
+    @api("GET", BASE + "/residents/<resident_id>", roles=RESIDENT_READERS + (Role.RESIDENT,), response=schemas.Resident)
     def get_resident(self, request, resident_id):
         caller = self.context.caller
         if only_resident(caller) and resident_id != caller.resident_id:
@@ -144,7 +146,7 @@ class RegistryRoutes:
     def move_resident(self, request, resident_id, body):
         return self.registry.move_resident(resident_id, body)
 
-    @api("GET", BASE + "/residents/<resident_id>/history", roles=RESIDENT_READERS + ("resident",),
+    @api("GET", BASE + "/residents/<resident_id>/history", roles=RESIDENT_READERS + (Role.RESIDENT,),
          response=schemas.ResidenceList)
     def residence_history(self, request, resident_id):
         return self.registry.residence_history(resident_id)
@@ -211,23 +213,21 @@ class RegistryRoutes:
     @api("POST", BASE + "/proxy-requests/<request_id>/transitions", roles=PROXY_USERS, body=schemas.Transition,
          response=schemas.ProxyRequest, summary="accept, start, complete, reject or withdraw; illegal → 409.")
     def transition_proxy_request(self, request, request_id, body):
-        if only_resident(self.context.caller) and body["action"] != "withdraw":
+        if only_resident(self.context.caller) and body["action"] != ProxyAction.WITHDRAW:
             raise Forbidden("Residents may only withdraw their requests.")
         return self.registry.transition_proxy_request(request_id, body)
 
-    @api("POST", BASE + "/proxy-requests/<request_id>/rating", roles=ADMIN + ("resident",), body=schemas.Rating,
+    @api("POST", BASE + "/proxy-requests/<request_id>/rating", roles=ADMIN + (Role.RESIDENT,), body=schemas.Rating,
          response=schemas.ProxyRequest, summary="The resident rates completed help (1–5).")
     def rate_proxy_request(self, request, request_id, body):
         return self.registry.rate_proxy_request(request_id, body)
 
     # -- the personal-data audit log -------------------------------------------------------
-    @api("GET", BASE + "/audit/pii-access", roles=("admin",), query=schemas.PiiAccessQuery,
+    @api("GET", BASE + "/audit/pii-access", roles=(Role.ADMIN,), query=schemas.PiiAccessQuery,
          response=schemas.PiiAccessList, tag="audit",
          summary="Who saw ID or phone numbers unmasked (account, resident, fields, route, time), newest "
                  "first; `from`/`to` bound the time. Kept PII_AUDIT_RETENTION_DAYS (three years).")
     def list_pii_access(self, request, query):
         filters, limit, offset = schemas.split_query(query)
-        renamed = {"since": "from", "until": "to"}  # the registry takes the query's own names
-        return self.registry.list_pii_access(filters={renamed.get(k, k): v for k, v in filters.items()},
-                                             limit=limit, offset=offset)
+        return self.registry.list_pii_access(filters=filters, limit=limit, offset=offset)
 

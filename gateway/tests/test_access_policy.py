@@ -1,4 +1,4 @@
-"""The access policy for residents (heyun.policy), role by role and field by field, through the
+"""The access policy for residents (community.policy), role by role and field by field, through the
 gateway in front of the Wanghe demo registry: who reaches which residents, which fields they see,
 which numbers unmasked, which tags; default deny for everyone else."""
 from pathlib import Path
@@ -8,7 +8,7 @@ import pytest
 
 from gateway.tests.support import TOKEN_SECRET
 from heyun.testing.clients import assert_problem
-from heyun import policy
+from community import policy
 
 ROOT = Path(__file__).resolve().parents[2]
 EVERY_FIELD = set(policy.ALL_FIELDS)

@@ -16,6 +16,9 @@ from importlib.resources import files
 from lxml import etree
 from lxml.builder import ElementMaker
 
+from notify.contract import Category, Certainty, MsgType, Severity, Urgency
+from registry.contract import Language
+
 CAP_NAMESPACE = "urn:oasis:names:tc:emergency:cap:1.2"
 DEFAULT_SENDER = "notices@wanghe.heyun"
 
@@ -24,20 +27,20 @@ COMMUNITY_TZ = timezone(timedelta(hours=8))
 
 # notice category → (CAP categories, event name in zh, event name in en)
 CATEGORIES = {
-    "water_outage": (["Infra"], "停水", "Water supply interruption"),
-    "power_outage": (["Infra"], "停电", "Power outage"),
+    Category.WATER_OUTAGE: (["Infra"], "停水", "Water supply interruption"),
+    Category.POWER_OUTAGE: (["Infra"], "停电", "Power outage"),
     # Gas work is infrastructure and, unlike water or power, a danger when it goes wrong.
-    "gas": (["Infra", "Safety"], "燃气", "Gas supply"),
-    "safety": (["Safety"], "安全提示", "Public safety"),
-    "weather": (["Met"], "天气预警", "Weather"),
-    "activity": (["Other"], "社区活动", "Community activity"),
-    "policy": (["Other"], "政策通知", "Policy"),
-    "other": (["Other"], "社区通知", "Community notice"),
+    Category.GAS: (["Infra", "Safety"], "燃气", "Gas supply"),
+    Category.SAFETY: (["Safety"], "安全提示", "Public safety"),
+    Category.WEATHER: (["Met"], "天气预警", "Weather"),
+    Category.ACTIVITY: (["Other"], "社区活动", "Community activity"),
+    Category.POLICY: (["Other"], "政策通知", "Policy"),
+    Category.OTHER: (["Other"], "社区通知", "Community notice"),
 }
-SEVERITIES = ("Extreme", "Severe", "Moderate", "Minor", "Unknown")
-URGENCIES = ("Immediate", "Expected", "Future", "Past", "Unknown")
-CERTAINTIES = ("Observed", "Likely", "Possible", "Unlikely", "Unknown")
-MSG_TYPES = ("Alert", "Update", "Cancel")
+SEVERITIES = tuple(Severity)
+URGENCIES = tuple(Urgency)
+CERTAINTIES = tuple(Certainty)
+MSG_TYPES = tuple(MsgType)
 
 # CAP 1.2 §3.2.1: identifier and sender "MUST NOT include spaces, commas or restricted
 # characters (< and &)", because references are written as "sender,identifier,sent" lists.
@@ -57,7 +60,7 @@ def notice_to_cap(notice, sender=DEFAULT_SENDER):
     comma…) instead of emitting a document that receivers would reject."""
     identifier = _token(notice["id"], "identifier")
     sender = _token(sender, "sender")
-    msg_type = _choice(notice.get("msg_type") or "Alert", MSG_TYPES, "msg_type")
+    msg_type = _choice(notice.get("msg_type") or MsgType.ALERT, MSG_TYPES, "msg_type")
 
     alert = _cap.alert(
         _cap.identifier(identifier),
@@ -80,17 +83,17 @@ def notice_to_cap(notice, sender=DEFAULT_SENDER):
 
 
 def _info(notice, language, headline, description):
-    english = language.startswith("en")
-    categories, event_zh, event_en = CATEGORIES.get(notice.get("category"), CATEGORIES["other"])
+    english = language.startswith(Language.EN)
+    categories, event_zh, event_en = CATEGORIES.get(notice.get("category"), CATEGORIES[Category.OTHER])
     info = _cap.info(
         _cap.language(language),
         *[_cap.category(category) for category in categories],
         _cap.event(event_en if english else event_zh),
-        _cap.urgency(_choice(notice.get("urgency") or "Unknown", URGENCIES, "urgency")),
-        _cap.severity(_choice(notice.get("severity") or "Unknown", SEVERITIES, "severity")),
-        _cap.certainty(_choice(notice.get("certainty") or "Likely", CERTAINTIES, "certainty")),
+        _cap.urgency(_choice(notice.get("urgency") or Urgency.UNKNOWN, URGENCIES, "urgency")),
+        _cap.severity(_choice(notice.get("severity") or Severity.UNKNOWN, SEVERITIES, "severity")),
+        _cap.certainty(_choice(notice.get("certainty") or Certainty.LIKELY, CERTAINTIES, "certainty")),
         # Receivers that know Heyun can act on the exact category rather than the coarse CAP one.
-        _cap.eventCode(_cap.valueName("heyun:category"), _cap.value(notice.get("category") or "other")),
+        _cap.eventCode(_cap.valueName("heyun:category"), _cap.value(notice.get("category") or Category.OTHER)),
     )
     # The schema fixes the order of the optional elements; _optional keeps it by appending in turn.
     _optional(info, "onset", notice.get("onset") and cap_datetime(notice["onset"]))
@@ -180,6 +183,6 @@ def _cap_rules(alert):
     for reference in (references or "").split():
         if len(reference.split(",")) != 3:
             problems.append(f"reference {reference!r} is not sender,identifier,sent")
-    if alert.findtext("cap:msgType", namespaces=ns) in ("Update", "Cancel") and not references:
+    if alert.findtext("cap:msgType", namespaces=ns) in (MsgType.UPDATE, MsgType.CANCEL) and not references:
         problems.append("an Update or Cancel should reference the alerts it replaces")
     return problems

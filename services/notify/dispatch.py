@@ -14,6 +14,7 @@ from sqlalchemy import bindparam, or_, select, text, update
 
 from heyun.pii import Protector
 from notify import fanout
+from notify.contract import Channel, DeliveryStatus, NoticeStatus, RecipientType
 from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
 from notify.templates import personalise
 
@@ -28,7 +29,7 @@ _deliveries = Delivery.__table__
 RECORD_OUTCOME = (
     update(_deliveries)
     .where(_deliveries.c.id == bindparam("b_id"),
-           or_(_deliveries.c.status == "pending", _deliveries.c.status == "held"))
+           or_(_deliveries.c.status == DeliveryStatus.PENDING, _deliveries.c.status == DeliveryStatus.HELD))
     .values({column: bindparam(column) for column in
              ("status", "attempts", "sent_at", "delivered_at", "last_error", "next_attempt_at")})
 )
@@ -50,7 +51,7 @@ def claim_due(session, limit, now):
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SET LOCAL enable_bitmapscan = off"))  # this claim's transaction only
     ids = []
-    for status in ("pending", "held"):
+    for status in (DeliveryStatus.PENDING, DeliveryStatus.HELD):
         for when in (Delivery.next_attempt_at <= now, Delivery.next_attempt_at.is_(None)):
             if len(ids) < limit:
                 ids += _due(session, status, when, limit - len(ids), now)
@@ -61,7 +62,7 @@ def claim_due(session, limit, now):
 
 def _due(session, status, when, limit, now):
     due = (select(Delivery.id)
-           .where(Delivery.status == status, when, Delivery.channel != "in_app",
+           .where(Delivery.status == status, when, Delivery.channel != Channel.IN_APP,
                   or_(Delivery.lease_until.is_(None), Delivery.lease_until < now))
            .order_by(Delivery.next_attempt_at).limit(limit))
     if session.get_bind().dialect.name == "postgresql":
@@ -108,21 +109,23 @@ class Dispatcher:
         notices = {n.id: n for n in session.execute(select(Notice).where(
             Notice.id.in_({d.notice_id for d in deliveries}))).scalars()}
         residents = {r.resident_id: r for r in session.execute(select(ResidentRecipient).where(
-            ResidentRecipient.resident_id.in_([d.recipient_id for d in deliveries if d.recipient_type == "resident"]))).scalars()}
+            ResidentRecipient.resident_id.in_(
+                [d.recipient_id for d in deliveries if d.recipient_type == RecipientType.RESIDENT]))).scalars()}
         orgs = {o.organization_id: o for o in session.execute(select(OrganizationRecipient).where(
             OrganizationRecipient.organization_id.in_(
-                [d.recipient_id for d in deliveries if d.recipient_type == "organization"]))).scalars()}
+                [d.recipient_id for d in deliveries if d.recipient_type == RecipientType.ORGANIZATION]))).scalars()}
         work, now = {}, utcnow()
         for d in deliveries:
             notice = notices[d.notice_id]
-            if notice.status == "cancelled":  # claimed just before the cancel reached it
-                d.status, d.last_error, d.lease_until = "cancelled", "the notice was cancelled", None
+            if notice.status == NoticeStatus.CANCELLED:  # claimed just before the cancel reached it
+                d.status, d.last_error, d.lease_until = DeliveryStatus.CANCELLED, "the notice was cancelled", None
                 continue
             if notice.expires and notice.expires <= now:  # UtcDateTime: aware on every database
-                d.status, d.last_error, d.lease_until = "cancelled", "the notice expired before it could be sent", None
+                d.status, d.last_error, d.lease_until = (DeliveryStatus.CANCELLED,
+                                                         "the notice expired before it could be sent", None)
                 continue  # news of a past outage helps nobody at 07:00
-            resident = residents.get(d.recipient_id) if d.recipient_type == "resident" else None
-            org = orgs.get(d.recipient_id) if d.recipient_type == "organization" else None
+            resident = residents.get(d.recipient_id) if d.recipient_type == RecipientType.RESIDENT else None
+            org = orgs.get(d.recipient_id) if d.recipient_type == RecipientType.ORGANIZATION else None
             title, body, language = personalise(notice, resident, org, d.recipient_id)
             work.setdefault(d.channel, []).append({
                 "id": d.id, "notice_id": d.notice_id, "recipient_type": d.recipient_type,
@@ -134,13 +137,13 @@ class Dispatcher:
         return work
 
     def _address(self, delivery, resident, org):
-        if delivery.channel == "sms":
+        if delivery.channel == Channel.SMS:
             return self.protector.decrypt(resident.phone_token) if resident and resident.phone_token else None
-        if delivery.channel == "door_to_door":
+        if delivery.channel == Channel.DOOR_TO_DOOR:
             return delivery.assignee
-        if delivery.channel == "email":
+        if delivery.channel == Channel.EMAIL:
             return list(org.emails) if org else []
-        if delivery.channel == "webhook":
+        if delivery.channel == Channel.WEBHOOK:
             return org.webhook_url if org else None
         return None
 
@@ -156,21 +159,21 @@ class Dispatcher:
         session.execute(update(Delivery.__table__).where(Delivery.id.in_(ids)).values(lease_until=None))
         written, failed = [], []
         for d in deliveries:
-            if d.status not in ("pending", "held"):
+            if d.status not in (DeliveryStatus.PENDING, DeliveryStatus.HELD):
                 continue  # cancelled or acknowledged while it was being sent
             outcome = outcomes.get(d.id)
             row = {"b_id": d.id, "status": d.status, "attempts": d.attempts + 1, "sent_at": d.sent_at,
                    "delivered_at": d.delivered_at, "last_error": None, "next_attempt_at": d.next_attempt_at}
             if outcome is not None and outcome.ok:
                 row.update(status=outcome.status, sent_at=d.sent_at or now)
-                if outcome.status == "delivered":
+                if outcome.status == DeliveryStatus.DELIVERED:
                     row["delivered_at"] = now
             else:
                 row["last_error"] = outcome.detail if outcome else "no outcome from the channel"
                 if outcome is not None and outcome.retryable and row["attempts"] < MAX_ATTEMPTS:
-                    row.update(status="pending", next_attempt_at=now + backoff(row["attempts"]))
+                    row.update(status=DeliveryStatus.PENDING, next_attempt_at=now + backoff(row["attempts"]))
                 else:
-                    row["status"] = "failed"
+                    row["status"] = DeliveryStatus.FAILED
                     failed.append((d, row))
                     continue
             written.append(row)
@@ -191,20 +194,20 @@ def fallback_rows(session, failed, now):
     rows = []
     for d in failed:
         notice = notices[d.notice_id]
-        if d.recipient_type == "resident":
+        if d.recipient_type == RecipientType.RESIDENT:
             resident = session.get(ResidentRecipient, d.recipient_id)
             order = fanout.resident_channels(resident) if resident else []
             following = order[order.index(d.channel) + 1:] if d.channel in order else []
-            if not following and resident is not None and d.channel != "door_to_door":
-                following = ["door_to_door"]  # a recipient with no channel left gets a visit
+            if not following and resident is not None and d.channel != Channel.DOOR_TO_DOOR:
+                following = [Channel.DOOR_TO_DOOR]  # a recipient with no channel left gets a visit
             if following:
                 rows.append(fanout.resident_row(notice, now, resident, workers, following[0], d.id))
-        elif d.recipient_type == "organization":
+        elif d.recipient_type == RecipientType.ORGANIZATION:
             org = session.get(OrganizationRecipient, d.recipient_id)
             order = fanout.organization_channels(org) if org else []
             following = order[order.index(d.channel) + 1:] if d.channel in order else []
             if following:
-                rows.append(fanout.delivery_row(notice, now, "organization", d.recipient_id, following[0],
+                rows.append(fanout.delivery_row(notice, now, RecipientType.ORGANIZATION, d.recipient_id, following[0],
                                                 fallback_of=d.id))
         log.warning("delivery %s of notice %s on %s failed (%s); fell back to %s", d.id, d.notice_id,
                     d.channel, d.last_error, rows[-1]["channel"] if rows and rows[-1]["fallback_of"] == d.id else "nothing")

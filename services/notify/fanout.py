@@ -17,9 +17,10 @@ from sqlalchemy import Integer, false, or_, select, text, update
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.exc import DBAPIError
 
-from heyun.config import COMMUNITY_TIME_ZONE
+from heyun.config import service_config
 from heyun.db import UtcDateTime
 
+from notify.contract import Channel, DeliveryStatus, NoticeStatus, RecipientType, Severity
 from notify.models import (
     Delivery,
     GridWorkerRecipient,
@@ -29,9 +30,10 @@ from notify.models import (
     delivery_id,
     utcnow,
 )
+from registry.contract import Tag
 
 log = logging.getLogger(__name__)
-URGENT_SEVERITIES = ("Extreme", "Severe")
+URGENT_SEVERITIES = (Severity.EXTREME, Severity.SEVERE)
 SEGMENTS = ("organizations", "accounts", "copy", "residents")
 LEASE = timedelta(seconds=60)
 
@@ -44,9 +46,9 @@ def has_tag(resident, tag):
 
 def resident_channels(resident):
     """The channels to try for a resident, in order. No smartphone: door to door, by the grid worker."""
-    if has_tag(resident, "no_smartphone"):
-        return ["door_to_door"]
-    order = ["in_app"] + (["sms"] if resident.phone_token else []) + ["door_to_door"]
+    if has_tag(resident, Tag.NO_SMARTPHONE):
+        return [Channel.DOOR_TO_DOOR]
+    order = [Channel.IN_APP] + ([Channel.SMS] if resident.phone_token else []) + [Channel.DOOR_TO_DOOR]
     if resident.preferred_channel in order:
         order.remove(resident.preferred_channel)
         order.insert(0, resident.preferred_channel)
@@ -55,7 +57,12 @@ def resident_channels(resident):
 
 def organization_channels(org):
     """An organisation's own system first, then its contacts' e-mail, then its accounts' inbox."""
-    return (["webhook"] if org.webhook_url else []) + (["email"] if org.emails else []) + ["in_app"]
+    return ([Channel.WEBHOOK] if org.webhook_url else []) + ([Channel.EMAIL] if org.emails else []) + [Channel.IN_APP]
+
+
+# The community's time zone, unless the running config says otherwise (config.yml's TIME_ZONE,
+# set by HEYUN_TIME_ZONE).
+TIME_ZONE = ZoneInfo(service_config("notify")["TIME_ZONE"])
 
 
 @dataclass(frozen=True)
@@ -64,12 +71,12 @@ class QuietHours:
 
     start: time = time(22, 0)
     end: time = time(7, 0)
-    zone: ZoneInfo = COMMUNITY_TIME_ZONE
+    zone: ZoneInfo = TIME_ZONE
 
     @classmethod
     def parse(cls, text, zone=None):
         """``"22:00-07:00"``; ``off`` (or empty) for none: a community that wants night notices."""
-        zone = ZoneInfo(zone) if zone else COMMUNITY_TIME_ZONE
+        zone = ZoneInfo(zone) if zone else TIME_ZONE
         if text in (None, False, "", "off"):
             return None
         try:
@@ -106,7 +113,7 @@ def configure_quiet_hours(setting, zone=None):
 def quiet_until(now, notice, channel, recipient_type, hours=None):
     """When quiet hours end, if ``now`` is in them and this delivery should wait; else ``None``."""
     hours = hours or quiet_hours
-    if recipient_type != "resident" or channel not in ("sms", "door_to_door"):
+    if recipient_type != RecipientType.RESIDENT or channel not in (Channel.SMS, Channel.DOOR_TO_DOOR):
         return None  # the in-app inbox makes no noise; organisations work to their own hours
     if notice.severity in URGENT_SEVERITIES or hours is None or not hours.contains(now):
         return None
@@ -175,26 +182,26 @@ def preview(session, audience, now=None):
 def delivery_row(notice, now, recipient_type, recipient_id, channel, assignee=None, building_id=None,
                  fallback_of=None):
     held_until = quiet_until(now, notice, channel, recipient_type)
-    if channel == "in_app":
-        status = "delivered"  # the row is the inbox entry
+    if channel == Channel.IN_APP:
+        status = DeliveryStatus.DELIVERED  # the row is the inbox entry
     elif held_until:
-        status = "held"
+        status = DeliveryStatus.HELD
     else:
-        status = "pending"
+        status = DeliveryStatus.PENDING
     return {
         "id": delivery_id(notice.id, recipient_type, recipient_id, channel), "notice_id": notice.id,
         "recipient_type": recipient_type, "recipient_id": recipient_id, "channel": channel,
         "status": status, "assignee": assignee, "building_id": building_id, "attempts": 0,
-        "next_attempt_at": held_until or now, "sent_at": now if status == "delivered" else None,
-        "delivered_at": now if status == "delivered" else None, "fallback_of": fallback_of,
+        "next_attempt_at": held_until or now, "sent_at": now if status == DeliveryStatus.DELIVERED else None,
+        "delivered_at": now if status == DeliveryStatus.DELIVERED else None, "fallback_of": fallback_of,
         "lease_until": None, "last_error": None, "acknowledged_at": None, "acknowledged_by": None,
     }
 
 
 def resident_row(notice, now, resident, workers, channel=None, fallback_of=None):
     channel = channel or resident_channels(resident)[0]
-    assignee = workers.get(resident.grid_id) if channel == "door_to_door" else None
-    return delivery_row(notice, now, "resident", resident.resident_id, channel, assignee,
+    assignee = workers.get(resident.grid_id) if channel == Channel.DOOR_TO_DOOR else None
+    return delivery_row(notice, now, RecipientType.RESIDENT, resident.resident_id, channel, assignee,
                         resident.building_id, fallback_of)
 
 
@@ -254,14 +261,14 @@ def source_still_publishing(session, notice_id):
     notice = session.get(Notice, notice_id)
     source = (notice.audience or {}).get("copy_of") if notice else None
     return bool(source) and session.execute(
-        select(Notice.status).where(Notice.id == source)).scalar() == "publishing"
+        select(Notice.status).where(Notice.id == source)).scalar() == NoticeStatus.PUBLISHING
 
 
 def claim(session, notice_id, now, lease=LEASE):
     """Take the fan-out lease on a notice; False if another process holds it. A process that
     dies holding it delays its notice by at most ``lease`` (renewed at every batch while alive)."""
     result = session.execute(
-        update(Notice).where(Notice.id == notice_id, Notice.status == "publishing",
+        update(Notice).where(Notice.id == notice_id, Notice.status == NoticeStatus.PUBLISHING,
                              or_(Notice.fanout_lease_until.is_(None), Notice.fanout_lease_until < now))
         .values(fanout_lease_until=now + lease))
     return result.rowcount == 1
@@ -278,7 +285,7 @@ def next_batch(session, notice, batch_size, now, lease=LEASE):
         ids = sorted(i for i in audience.get("organization_ids") or [] if i > after)[:batch_size]
         for org in session.execute(select(OrganizationRecipient).where(
                 OrganizationRecipient.organization_id.in_(ids))).scalars():
-            rows.append(delivery_row(notice, now, "organization", org.organization_id,
+            rows.append(delivery_row(notice, now, RecipientType.ORGANIZATION, org.organization_id,
                                      organization_channels(org)[0]))
         last = ids[-1] if ids else None
     elif segment == "accounts":
@@ -287,7 +294,7 @@ def next_batch(session, notice, batch_size, now, lease=LEASE):
         keys = [k for k in keys if k > after][:batch_size]
         for key in keys:
             kind, name = key.split(":", 1)
-            rows.append(delivery_row(notice, now, kind, name, "in_app"))
+            rows.append(delivery_row(notice, now, kind, name, Channel.IN_APP))
         last = keys[-1] if keys else None
     elif segment == "copy":
         rows, last = _copy_batch(session, notice, audience, after, batch_size, now)
@@ -344,7 +351,7 @@ def _copy_batch(session, notice, audience, after, batch_size, now):
     key = Delivery.recipient_type + ":" + Delivery.recipient_id
     query = select(key).distinct().where(Delivery.notice_id == source, key > after)
     if audience.get("reached_only"):
-        query = query.where(Delivery.status.in_(("sent", "delivered", "acknowledged")))
+        query = query.where(Delivery.status.in_((DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED)))
     keys = session.execute(query.order_by(key).limit(batch_size)).scalars().all()
     if not keys:
         return [], None
@@ -358,11 +365,11 @@ def _copy_batch(session, notice, audience, after, batch_size, now):
     rows = []
     for k in keys:
         kind, rid = k.split(":", 1)
-        if kind == "resident" and rid in residents:
+        if kind == RecipientType.RESIDENT and rid in residents:
             rows.append(resident_row(notice, now, residents[rid], workers))
-        elif kind == "organization" and rid in orgs:
+        elif kind == RecipientType.ORGANIZATION and rid in orgs:
             rows.append(delivery_row(notice, now, kind, rid, organization_channels(orgs[rid])[0]))
-        elif kind in ("account", "role"):
-            rows.append(delivery_row(notice, now, kind, rid, "in_app"))
+        elif kind in (RecipientType.ACCOUNT, RecipientType.ROLE):
+            rows.append(delivery_row(notice, now, kind, rid, Channel.IN_APP))
     return rows, keys[-1]
 

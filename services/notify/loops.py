@@ -20,7 +20,7 @@ from heyun.outbox import record
 from notify import fanout, notices
 from notify.channels import build_channels
 from notify.dispatch import Dispatcher
-from notify.events import NOTICE_FANNED_OUT
+from notify.contract import NOTICE_FANNED_OUT, NoticeStatus
 from notify.models import Notice, utcnow
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class NotifyEngine:
     def fan_out_step(self):
         """Take one notice being published and write all its deliveries, batch by batch."""
         with transaction(self.Session) as session:
-            candidates = session.execute(select(Notice.id).where(Notice.status == "publishing")
+            candidates = session.execute(select(Notice.id).where(Notice.status == NoticeStatus.PUBLISHING)
                                          .order_by(Notice.published_at).limit(10)).scalars().all()
         for notice_id in candidates:
             with transaction(self.Session) as session:
@@ -76,12 +76,13 @@ class NotifyEngine:
                     # Locked for the batch, so a cancel either waits for this batch (and then
                     # cancels its deliveries too) or has already happened (and we stop here).
                     notice = fanout.lock_notice(session, notice_id)
-                    if notice.status != "publishing":
+                    if notice.status != NoticeStatus.PUBLISHING:
                         log.info("notice %s was %s during its fan-out; stopped", notice_id, notice.status)
                         break
                     written = fanout.next_batch(session, notice, self.batch_size, utcnow(), self.lease)  # renews it
                     if written is None:
-                        notice.status, notice.fanned_out_at, notice.fanout_lease_until = "published", utcnow(), None
+                        notice.status, notice.fanned_out_at, notice.fanout_lease_until = (
+                            NoticeStatus.PUBLISHED, utcnow(), None)
                         record(session, NOTICE_FANNED_OUT, dict(notices.event_payload(notice),
                                                                  recipients=notice.recipient_count))
                 self.wake("dispatch")

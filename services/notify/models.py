@@ -6,6 +6,8 @@ from sqlalchemy import JSON, Boolean, Column, Index, Integer, String, Text, Uniq
 from sqlalchemy.orm import DeclarativeBase
 
 from heyun.db import UtcDateTime, new_id, utcnow  # noqa: F401 (used by this service's modules)
+from notify.contract import MsgType
+from registry.contract import Language
 
 DELIVERY_NAMESPACE = uuid.UUID("6f1d3c1e-5b0a-4a57-9a3e-6865797e6e21")
 
@@ -32,7 +34,7 @@ class ResidentRecipient(Base):
     room = Column(String(10))
     grid_id = Column(String(36), index=True)
     tags = Column(Text, nullable=False, default=",")  # ",elderly,no_smartphone,"
-    language = Column(String(5), nullable=False, default="zh")
+    language = Column(String(5), nullable=False, default=Language.ZH)
     preferred_channel = Column(String(20))
     phone_token = Column(Text)  # ciphertext under the PII key
     as_of = Column(UtcDateTime, nullable=False)  # occurred_at of the event applied last
@@ -90,7 +92,7 @@ class Notice(Base):
     audience = Column(JSON, nullable=False)
     requires_ack = Column(Boolean, nullable=False, default=False)
     ack_deadline = Column(UtcDateTime)
-    msg_type = Column(String(10), nullable=False, default="Alert")  # CAP: Alert | Update | Cancel
+    msg_type = Column(String(10), nullable=False, default=MsgType.ALERT)  # CAP: Alert | Update | Cancel
     references_id = Column(String(36))  # the notice an Update or Cancel refers to
     status = Column(String(20), nullable=False, index=True)  # scheduled | publishing | published | cancelled
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)

@@ -4,22 +4,34 @@ from datetime import timezone
 
 from sqlalchemy import case, func, or_, select, update
 
+from community import policy, roles
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
-from heyun import policy
 from heyun.identity import Caller
 from heyun.outbox import record
 from notify import fanout
-from notify.events import NOTICE_ACKNOWLEDGED, NOTICE_CANCELLED, NOTICE_ESCALATED, NOTICE_PUBLISHED
+from notify.contract import (
+    NOTICE_ACKNOWLEDGED,
+    NOTICE_CANCELLED,
+    NOTICE_ESCALATED,
+    NOTICE_PUBLISHED,
+    Channel,
+    DeliveryStatus,
+    MsgType,
+    NoticeStatus,
+    RecipientType,
+    Urgency,
+)
 from notify.models import Delivery, Notice, OrganizationRecipient, ResidentRecipient, utcnow
 from notify.templates import personalise
 
-PUBLISHER_ROLES = ("admin", "staff", "property_manager", "water_utility_staff", "police", "mediator")
-ESCALATION_ROLES = ("staff", "admin")
+# Who is told when organisations miss an acknowledgement deadline: the community office.
+ESCALATION_ROLES = roles.COMMUNITY_OFFICE
 # A recipient's standing on a notice is its best delivery: acknowledged beats delivered beats sent…
 # pending (to be sent now) beats held (waiting for quiet hours to end): each recipient is counted
 # once, so the statistics add up to the recipients.
 NOTIFY = Caller(account="notify")  # notify itself, as the issuer of escalations and rule notices
-STANDINGS = ("cancelled", "failed", "held", "pending", "sent", "delivered", "acknowledged")
+STANDINGS = (DeliveryStatus.CANCELLED, DeliveryStatus.FAILED, DeliveryStatus.HELD, DeliveryStatus.PENDING,
+             DeliveryStatus.SENT, DeliveryStatus.DELIVERED, DeliveryStatus.ACKNOWLEDGED)
 RANK = {status: rank for rank, status in enumerate(STANDINGS, start=1)}
 
 
@@ -59,9 +71,9 @@ def event_payload(notice):
 
 def check_audience(caller, audience):
     """A publisher may address residents only by the tags the access policy lets their role see
-    (``heyun.policy``): the count a preview gives per building, or the recipients a notice's
+    (``community.policy``): the count a preview gives per building, or the recipients a notice's
     deliveries list, would tell them who cannot walk or who lives alone as surely as a list."""
-    if not caller.has_role(*PUBLISHER_ROLES):
+    if not caller.has_role(*roles.PUBLISHERS):
         raise Forbidden("Your role may not publish notices.")
     hidden = set(audience.get("tags") or ()) - policy.resident_access(caller.roles).tags
     if hidden:
@@ -107,8 +119,8 @@ def create(session, caller, data, audience, now):
         onset=data.get("onset"), ends=data.get("ends"), expires=data.get("expires") or data.get("ends"),
         send_at=data.get("send_at"),
         audience=audience, requires_ack=data.get("requires_ack", False), ack_deadline=data.get("ack_deadline"),
-        msg_type=data.get("msg_type", "Alert"), references_id=data.get("references_id"),
-        status="scheduled" if scheduled else "publishing", published_at=None if scheduled else now,
+        msg_type=data.get("msg_type", MsgType.ALERT), references_id=data.get("references_id"),
+        status=NoticeStatus.SCHEDULED if scheduled else NoticeStatus.PUBLISHING, published_at=None if scheduled else now,
     )
     session.add(notice)
     session.flush()
@@ -120,9 +132,9 @@ def create(session, caller, data, audience, now):
 def release_scheduled(session, now=None):
     """Notices whose send time has come start their fan-out; returns how many."""
     now = now or utcnow()
-    due = session.execute(select(Notice).where(Notice.status == "scheduled", Notice.send_at <= now)).scalars().all()
+    due = session.execute(select(Notice).where(Notice.status == NoticeStatus.SCHEDULED, Notice.send_at <= now)).scalars().all()
     for notice in due:
-        notice.status, notice.published_at = "publishing", now
+        notice.status, notice.published_at = NoticeStatus.PUBLISHING, now
         record(session, NOTICE_PUBLISHED, event_payload(notice))
     return len(due)
 
@@ -131,11 +143,11 @@ def release_scheduled(session, now=None):
 
 def recipient_keys(caller):
     """The (recipient_type, recipient_id) pairs that address ``caller``."""
-    keys = [("account", caller.account)] + [("role", r) for r in caller.roles]
+    keys = [(RecipientType.ACCOUNT, caller.account)] + [(RecipientType.ROLE, r) for r in caller.roles]
     if caller.resident_id:
-        keys.append(("resident", caller.resident_id))
+        keys.append((RecipientType.RESIDENT, caller.resident_id))
     if caller.organization_id:
-        keys.append(("organization", caller.organization_id))
+        keys.append((RecipientType.ORGANIZATION, caller.organization_id))
     return keys
 
 
@@ -148,7 +160,7 @@ def addressed_to(caller):
 
 def visible_notices(caller):
     query = select(Notice)
-    if caller.community_wide:
+    if policy.community_wide(caller):
         return query
     mine = select(Delivery.notice_id).where(addressed_to(caller))
     own = Notice.issuer_account == caller.account
@@ -165,7 +177,7 @@ def load_visible(session, caller, notice_id):
 
 
 def may_manage(caller, notice):
-    return caller.community_wide or notice.issuer_account == caller.account or (
+    return policy.community_wide(caller) or notice.issuer_account == caller.account or (
         caller.organization_id and notice.issuer_organization_id == caller.organization_id)
 
 
@@ -201,7 +213,7 @@ def delivery_dict(d, resident=None):
               "assignee": d.assignee, "building_id": d.building_id, "attempts": d.attempts,
               "last_error": d.last_error, "fallback_of": d.fallback_of, "sent_at": iso(d.sent_at),
               "delivered_at": iso(d.delivered_at), "acknowledged_at": iso(d.acknowledged_at),
-              "held_until": iso(d.next_attempt_at) if d.status == "held" else None}
+              "held_until": iso(d.next_attempt_at) if d.status == DeliveryStatus.HELD else None}
     if resident is not None:
         result["recipient"] = {"name": resident.name, "building_number": resident.building_number,
                                "unit": resident.unit, "floor": resident.floor, "room": resident.room}
@@ -233,7 +245,7 @@ def inbox(session, caller, paging):
     notices = session.execute(query.order_by(Notice.created_at.desc()).limit(paging["limit"])
                               .offset(paging["offset"])).scalars().all()
     acked = set(session.execute(select(Delivery.notice_id).where(
-        Delivery.notice_id.in_([n.id for n in notices]), Delivery.status == "acknowledged",
+        Delivery.notice_id.in_([n.id for n in notices]), Delivery.status == DeliveryStatus.ACKNOWLEDGED,
         or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
     )).scalars())
     # Shown as the recipient would read it: placeholders filled, in their language.
@@ -248,18 +260,18 @@ def inbox(session, caller, paging):
 
 def door_to_door_tasks(session, caller, filters, paging):
     """A grid worker's list: notices to hand over in person, with whom and where."""
-    if not caller.has_role("grid_worker", "staff", "admin"):
+    if not caller.has_role(*roles.DOOR_TO_DOOR):
         raise Forbidden("Door-to-door tasks are for grid workers.")
     query = select(Delivery, ResidentRecipient, Notice).join(
         ResidentRecipient, ResidentRecipient.resident_id == Delivery.recipient_id).join(
-        Notice, Notice.id == Delivery.notice_id).where(Delivery.channel == "door_to_door")
-    if not caller.community_wide:
+        Notice, Notice.id == Delivery.notice_id).where(Delivery.channel == Channel.DOOR_TO_DOOR)
+    if not policy.community_wide(caller):
         query = query.where(Delivery.assignee == caller.account)
     if filters.get("building_id"):
         query = query.where(Delivery.building_id == filters["building_id"])
     status = filters.get("status")
     query = query.where(Delivery.status == status) if status else query.where(
-        Delivery.status.in_(("pending", "held", "sent")))
+        Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.HELD, DeliveryStatus.SENT)))
     total = session.execute(select(func.count()).select_from(query.subquery())).scalar()
     rows = session.execute(query.order_by(ResidentRecipient.building_number, ResidentRecipient.unit,
                                           ResidentRecipient.floor, ResidentRecipient.room)
@@ -272,14 +284,14 @@ def acknowledge(session, caller, notice_id, data, now=None):
     """The recipient acknowledges; a grid worker naming a resident records a door-to-door hand-over."""
     now = now or utcnow()
     notice = load_visible(session, caller, notice_id)
-    if notice.status == "cancelled":
+    if notice.status == NoticeStatus.CANCELLED:
         raise IllegalTransition("The notice was cancelled.", {"notice": ["Cancelled."]})
     if data.get("resident_id"):
-        condition = ((Delivery.recipient_type == "resident") & (Delivery.recipient_id == data["resident_id"])
-                     & (Delivery.channel == "door_to_door"))
-        if not caller.community_wide:
+        condition = ((Delivery.recipient_type == RecipientType.RESIDENT) & (Delivery.recipient_id == data["resident_id"])
+                     & (Delivery.channel == Channel.DOOR_TO_DOOR))
+        if not policy.community_wide(caller):
             condition = condition & (Delivery.assignee == caller.account)
-        recipient = ("resident", data["resident_id"])
+        recipient = (RecipientType.RESIDENT, data["resident_id"])
     else:
         condition = or_(*[(Delivery.recipient_type == k) & (Delivery.recipient_id == r) for k, r in recipient_keys(caller)])
         recipient = None
@@ -290,9 +302,9 @@ def acknowledge(session, caller, notice_id, data, now=None):
                                      populate_existing=True)).scalars().all()
     if not deliveries:
         raise NotFound("Nothing of this notice was addressed to you (or assigned to you for that resident).")
-    fresh = [d for d in deliveries if d.status not in ("acknowledged", "cancelled")]
+    fresh = [d for d in deliveries if d.status not in (DeliveryStatus.ACKNOWLEDGED, DeliveryStatus.CANCELLED)]
     if not fresh:
-        done = sorted((d for d in deliveries if d.status == "acknowledged"), key=lambda d: d.acknowledged_at)
+        done = sorted((d for d in deliveries if d.status == DeliveryStatus.ACKNOWLEDGED), key=lambda d: d.acknowledged_at)
         if not done:
             raise IllegalTransition("Your deliveries of this notice were cancelled (it expired before reaching you).",
                                     {"notice": ["Cancelled."]})
@@ -300,7 +312,7 @@ def acknowledge(session, caller, notice_id, data, now=None):
         return acknowledgement(notice, done[0], recipient, done[0].acknowledged_at, done[0].acknowledged_by,
                                created=False)
     for d in fresh:
-        d.status, d.acknowledged_at, d.acknowledged_by = "acknowledged", now, caller.account
+        d.status, d.acknowledged_at, d.acknowledged_by = DeliveryStatus.ACKNOWLEDGED, now, caller.account
         d.delivered_at = d.delivered_at or now
         d.sent_at = d.sent_at or now
     result = acknowledgement(notice, fresh[0], recipient, now, caller.account, created=True)
@@ -322,7 +334,7 @@ def update_notice(session, caller, notice_id, data, now=None):
     original = load_visible(session, caller, notice_id)
     if not may_manage(caller, original):
         raise Forbidden("Only the issuer (or staff) may correct a notice.")
-    if original.status == "cancelled":
+    if original.status == NoticeStatus.CANCELLED:
         raise IllegalTransition("A cancelled notice cannot be corrected.", {"notice": ["Cancelled."]})
     now = now or utcnow()
     ends = data.get("ends") or original.ends
@@ -335,7 +347,7 @@ def update_notice(session, caller, notice_id, data, now=None):
         "title": data["title"], "body": data["body"], "title_en": data.get("title_en"), "body_en": data.get("body_en"),
         "category": original.category, "severity": data.get("severity") or original.severity,
         "urgency": original.urgency, "certainty": original.certainty, "onset": original.onset, "ends": ends,
-        "expires": expires, "msg_type": "Update", "references_id": original.id,
+        "expires": expires, "msg_type": MsgType.UPDATE, "references_id": original.id,
     }, {"copy_of": original.id}, now)
 
 
@@ -347,21 +359,21 @@ def cancel_notice(session, caller, notice_id, data, now=None):
     # Wait for a fan-out batch in flight (it holds this lock), so the deliveries it writes are
     # cancelled below too; the fan-out stops at its next batch when it sees the status.
     original = fanout.lock_notice(session, original.id)
-    if original.status == "cancelled":
+    if original.status == NoticeStatus.CANCELLED:
         raise IllegalTransition("The notice is already cancelled.", {"notice": ["Cancelled."]})
-    waiting = (Delivery.notice_id == original.id, Delivery.status.in_(("pending", "held")))
+    waiting = (Delivery.notice_id == original.id, Delivery.status.in_((DeliveryStatus.PENDING, DeliveryStatus.HELD)))
     # Lock them in id order first: the dispatcher writes its outcomes in id order (the ORM flushes
     # by primary key), and two transactions taking the same rows in different orders deadlock.
     session.execute(select(Delivery.id).where(*waiting).order_by(Delivery.id).with_for_update()).all()
-    session.execute(update(Delivery).where(*waiting).values(status="cancelled", lease_until=None))
-    original.status = "cancelled"
+    session.execute(update(Delivery).where(*waiting).values(status=DeliveryStatus.CANCELLED, lease_until=None))
+    original.status = NoticeStatus.CANCELLED
     record(session, NOTICE_CANCELLED, event_payload(original))
     return create(session, caller, {
         "title": f"【取消】{original.title}", "body": data["reason"],
         "title_en": f"[Cancelled] {original.title_en}" if original.title_en else None,
         "body_en": data["reason"] if original.title_en else None, "category": original.category,
         "severity": original.severity, "urgency": original.urgency, "certainty": original.certainty,
-        "msg_type": "Cancel", "references_id": original.id,
+        "msg_type": MsgType.CANCEL, "references_id": original.id,
     }, {"copy_of": original.id, "reached_only": True}, now)
 
 
@@ -373,16 +385,16 @@ def escalate_overdue(session, now=None):
     now = now or utcnow()
     overdue = session.execute(select(Notice).where(
         Notice.requires_ack.is_(True), Notice.ack_deadline <= now, Notice.escalated_at.is_(None),
-        Notice.status == "published")).scalars().all()
+        Notice.status == NoticeStatus.PUBLISHED)).scalars().all()
     escalated = []
     for notice in overdue:
         notice.escalated_at = now
         deliveries = session.execute(select(Delivery).where(
-            Delivery.notice_id == notice.id, Delivery.recipient_type == "organization")).scalars().all()
+            Delivery.notice_id == notice.id, Delivery.recipient_type == RecipientType.ORGANIZATION)).scalars().all()
         by_org = {}
         for d in deliveries:
             by_org.setdefault(d.recipient_id, []).append(d)
-        silent = sorted(org for org, ds in by_org.items() if not any(d.status == "acknowledged" for d in ds))
+        silent = sorted(org for org, ds in by_org.items() if not any(d.status == DeliveryStatus.ACKNOWLEDGED for d in ds))
         if not silent:
             continue
         resent, rows = {}, []
@@ -392,14 +404,14 @@ def escalate_overdue(session, now=None):
             following = [c for c in fanout.organization_channels(org) if c not in used] if org else []
             if following:
                 resent[org_id] = following[0]
-                rows.append(fanout.delivery_row(notice, now, "organization", org_id, following[0],
+                rows.append(fanout.delivery_row(notice, now, RecipientType.ORGANIZATION, org_id, following[0],
                                                 fallback_of=by_org[org_id][-1].id))
         fanout.insert_deliveries(session, rows)
         names = "、".join(session.get(OrganizationRecipient, o).name for o in silent if session.get(OrganizationRecipient, o))
         create(session, NOTIFY, {
             "title": f"【未确认】{notice.title}",
             "body": f"{names} 未在 {notice.ack_deadline.isoformat()} 前确认通知“{notice.title}”，已改用其下一个渠道重发。请跟进。",
-            "category": notice.category, "severity": notice.severity, "urgency": "Immediate",
+            "category": notice.category, "severity": notice.severity, "urgency": Urgency.IMMEDIATE,
             "certainty": notice.certainty, "references_id": notice.id,
         }, {"roles": list(ESCALATION_ROLES)}, now)
         record(session, NOTICE_ESCALATED, dict(event_payload(notice), organization_ids=silent, resent_channels=resent))

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from heyun.db import conflict_insert
 from heyun.projection import snapshot_pages
 from notify.models import BuildingGrid, GridWorkerRecipient, OrganizationRecipient, ResidentRecipient
+from registry.contract import Language
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
@@ -46,7 +47,7 @@ def apply_resident(session, protector, data, event=None):
         "unit": dwelling.get("unit"), "floor": dwelling.get("floor"), "room": dwelling.get("room"),
         "grid_id": data.get("grid_id"),
         "tags": "," + ",".join(sorted(tags)) + "," if tags else ",",
-        "language": data.get("language") or "zh", "preferred_channel": data.get("preferred_channel"),
+        "language": data.get("language") or Language.ZH, "preferred_channel": data.get("preferred_channel"),
         "phone_token": data.get("phone_token"),
     }, _as_of(event))
     _follow_building_moves(session, ResidentRecipient.resident_id == data["resident_id"])

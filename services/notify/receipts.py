@@ -17,6 +17,7 @@ from heyun.errors import BadSignature, InvalidInput
 from heyun.schemas import load
 from notify import fanout
 from notify.channels.webhook import verify_signature
+from notify.contract import DeliveryStatus
 from notify.dispatch import fallback_rows
 from notify.models import Delivery
 
@@ -25,7 +26,7 @@ MAX_RECEIPTS = 1000
 
 class Receipt(Schema):
     reference = fields.String(required=True, validate=validate.Length(1, 36))
-    status = fields.String(required=True, validate=validate.OneOf(("delivered", "failed")))
+    status = fields.String(required=True, validate=validate.OneOf((DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)))
     detail = fields.String(load_default="", validate=validate.Length(max=200))
     at = fields.AwareDateTime(load_default=None)
 
@@ -62,14 +63,14 @@ def record(session, channel, receipts, now):
             counts["unknown"] += 1
             continue
         # ``pending`` under a lease: the gateway's receipt overtook the dispatcher recording the send.
-        if not (d.status == "sent" or (d.status == "pending" and d.lease_until is not None)):
+        if not (d.status == DeliveryStatus.SENT or (d.status == DeliveryStatus.PENDING and d.lease_until is not None)):
             counts["unchanged"] += 1
             continue
         d.sent_at = d.sent_at or now
-        if receipt["status"] == "delivered":
-            d.status, d.delivered_at = "delivered", receipt["at"] or now
+        if receipt["status"] == DeliveryStatus.DELIVERED:
+            d.status, d.delivered_at = DeliveryStatus.DELIVERED, receipt["at"] or now
         else:
-            d.status, d.last_error = "failed", f"carrier receipt: {receipt['detail'] or 'not delivered'}"
+            d.status, d.last_error = DeliveryStatus.FAILED, f"carrier receipt: {receipt['detail'] or 'not delivered'}"
             failed.append(d)
         counts[d.status] += 1
     if failed:

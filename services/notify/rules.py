@@ -10,6 +10,7 @@ import yaml
 from sqlalchemy import select
 
 from notify import notices
+from notify.contract import Category, Certainty, Severity, Urgency
 from notify.models import GridWorkerRecipient, ResidentRecipient, utcnow
 from notify.templates import render
 
@@ -53,6 +54,6 @@ def raise_notice(session, rule, event):
     template = rule["notice"]
     return notices.create(session, notices.NOTIFY, {
         "title": render(template["title"], data), "body": render(template["body"], data),
-        "category": template.get("category", "other"), "severity": template.get("severity", "Minor"),
-        "urgency": template.get("urgency", "Expected"), "certainty": template.get("certainty", "Likely"),
+        "category": template.get("category", Category.OTHER), "severity": template.get("severity", Severity.MINOR),
+        "urgency": template.get("urgency", Urgency.EXPECTED), "certainty": template.get("certainty", Certainty.LIKELY),
     }, audience, utcnow())

@@ -6,17 +6,18 @@ from nameko.rpc import rpc
 from nameko.timer import timer
 from sqlalchemy import func, select
 
+from community.policy import SYSTEM
 from heyun import chassis
 from heyun.db import Database, transaction
 from heyun.handlers import claim, idempotent_handler, multi_event_handler
-from heyun.identity import SYSTEM
 from heyun.pii import PiiProtection
 from heyun.projection import SnapshotSync
 from heyun.rpc import ServiceRpc, user_rpc
-from notify import cap, events, fanout, notices, projection, receipts, rules, schemas
+from heyun.schemas import listing, load
+from notify import cap, contract, fanout, notices, projection, receipts, rules
+from notify.contract import Channel
 from notify.loops import NotifyEngine
 from notify.models import ResidentRecipient, utcnow
-from notify.schemas import listing, load
 
 RULES = rules.load_rules()
 SNAPSHOT_CALL_SECONDS = 5  # one snapshot RPC (a page of 2000 residents) answers well within this
@@ -45,7 +46,7 @@ class Engine(DependencyProvider):
 
 class NotifyService(chassis.Service):
     name = "notify"
-    published_events = events.ALL
+    published_events = contract.EVENTS
 
     engine = Engine()
     pii = PiiProtection()  # decrypts the health tags in registry events for the projection
@@ -55,7 +56,7 @@ class NotifyService(chassis.Service):
     # -- notices ----------------------------------------------------------------------------
     @user_rpc
     def publish_notice(self, data):
-        data = load(schemas.NoticeCreate(), data)
+        data = load(contract.NoticeCreate(), data)
         with self.db.write() as session:
             notice = notices.publish(session, self.caller, data)
             result = {"id": notice.id, "status": notice.status}
@@ -64,7 +65,7 @@ class NotifyService(chassis.Service):
 
     @user_rpc
     def preview_notice(self, audience):
-        audience = load(schemas.Audience(), audience)
+        audience = load(contract.Audience(), audience)
         notices.check_audience(self.caller, audience)
         with self.db.transaction() as session:
             return fanout.preview(session, audience)
@@ -76,19 +77,19 @@ class NotifyService(chassis.Service):
 
     @user_rpc
     def list_notices(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.NoticeFilters, filters, limit, offset)
+        filters, paging = listing(contract.NoticeFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.list_notices(session, self.caller, filters, paging)
 
     @user_rpc
     def list_deliveries(self, notice_id, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
+        filters, paging = listing(contract.DeliveryFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.list_deliveries(session, self.caller, notice_id, filters, paging)
 
     @user_rpc
     def acknowledge(self, notice_id, data=None):
-        data = load(schemas.Acknowledgement(), data)
+        data = load(contract.Acknowledgement(), data)
         with self.db.write() as session:
             return notices.acknowledge(session, self.caller, notice_id, data)
 
@@ -100,13 +101,13 @@ class NotifyService(chassis.Service):
 
     @user_rpc
     def door_to_door_tasks(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.DeliveryFilters, filters, limit, offset)
+        filters, paging = listing(contract.TaskFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return notices.door_to_door_tasks(session, self.caller, filters, paging)
 
     @user_rpc
     def update_notice(self, notice_id, data):
-        data = load(schemas.NoticeUpdate(), data)
+        data = load(contract.NoticeUpdate(), data)
         with self.db.write() as session:
             notice = notices.update_notice(session, self.caller, notice_id, data)
             result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
@@ -115,7 +116,7 @@ class NotifyService(chassis.Service):
 
     @user_rpc
     def cancel_notice(self, notice_id, data):
-        data = load(schemas.NoticeCancel(), data)
+        data = load(contract.NoticeCancel(), data)
         with self.db.write() as session:
             notice = notices.cancel_notice(session, self.caller, notice_id, data)
             result = {"id": notice.id, "status": notice.status, "references_id": notice.references_id}
@@ -134,7 +135,7 @@ class NotifyService(chassis.Service):
         """The SMS gateway's delivery receipts, as it sent them (the signature covers the raw body)."""
         parsed = receipts.parse(self.config.get("SMS_RECEIPT_SECRET"), raw_body, signature)
         with self.db.write() as session:
-            counts = receipts.record(session, "sms", parsed, utcnow())
+            counts = receipts.record(session, Channel.SMS, parsed, utcnow())
         if counts["failed"]:
             self.engine.wake("dispatch")  # the fall-backs are due now
         return counts

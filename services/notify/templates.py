@@ -1,6 +1,8 @@
 """Notices rendered for one recipient: placeholders filled, in Chinese or, where the recipient
 prefers it and the issuer wrote one, English."""
 
+from registry.contract import Language
+
 
 class _Blank(dict):
     def __missing__(self, key):
@@ -16,11 +18,11 @@ def render(text, values):
 
 def personalise(notice, resident=None, organization=None, fallback_name=""):
     """``(title, body, language)`` of ``notice`` for this resident or organisation."""
-    english = resident is not None and resident.language == "en" and bool(notice.title_en)
+    english = resident is not None and resident.language == Language.EN and bool(notice.title_en)
     values = {"name": resident.name if resident else (organization.name if organization else fallback_name),
               "building": resident.building_number if resident else "",
               "unit": resident.unit if resident else "", "floor": resident.floor if resident else "",
               "room": resident.room if resident else ""}
     title = notice.title_en if english else notice.title
     body = (notice.body_en or notice.body) if english else notice.body
-    return render(title, values), render(body, values), "en" if english else "zh"
+    return render(title, values), render(body, values), Language.EN if english else Language.ZH

@@ -11,11 +11,14 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
+from community.policy import SYSTEM
+from community.roles import Role
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import SYSTEM, Caller
+from heyun.identity import Caller
 from heyun.pii import Protector
 from registry import idnumbers, organizations, places, proxy, residents
+from registry.contract import Gender, OrganizationKind, ProxyAction, Tag
 from registry.models import Building, Grid, ServiceItem
 
 SEED = 20210701  # the July 2021 water outage
@@ -26,13 +29,13 @@ GIVEN_MALE = "建国伟强军明勇杰涛超磊刚平辉鹏华飞志红林宏庆
 GIVEN_FEMALE = "秀英桂兰玉梅淑珍丽娜静芳敏燕霞娟凤琴云莲荣红春兰慧婷雪"
 GRID_WORKERS = (("李娜", "gridworker1"), ("王芳", "gridworker2"), ("张伟", "gridworker3"), ("刘洋", "gridworker4"))
 ORGANIZATIONS = (
-    ("王河社区物业服务中心", "property_management", [("赵经理", "经理", "13905311001", "property@wanghe.example")]),
-    ("崔寨街道供水厂", "water_utility", [("孙调度", "调度室", "13905311002", "dispatch@water.example")]),
-    ("崔寨派出所", "police_station", [("周警官", "社区民警", "13905311003", None)]),
-    ("社区法律顾问", "legal_advisor", [("吴律师", "法律顾问", "13905311004", "lawyer@wanghe.example")]),
-    ("崔寨街道办事处", "street_office", [("郑主任", "综治办", "13905311005", None)]),
-    ("王河社区调解协会", "social_organization", [("钱会长", "会长", "13905311006", None)]),
-    ("王河社区居家养老服务站", "social_organization", [("陈站长", "站长", "13905311007", None)]),
+    ("王河社区物业服务中心", OrganizationKind.PROPERTY_MANAGEMENT, [("赵经理", "经理", "13905311001", "property@wanghe.example")]),
+    ("崔寨街道供水厂", OrganizationKind.WATER_UTILITY, [("孙调度", "调度室", "13905311002", "dispatch@water.example")]),
+    ("崔寨派出所", OrganizationKind.POLICE_STATION, [("周警官", "社区民警", "13905311003", None)]),
+    ("社区法律顾问", OrganizationKind.LEGAL_ADVISOR, [("吴律师", "法律顾问", "13905311004", "lawyer@wanghe.example")]),
+    ("崔寨街道办事处", OrganizationKind.STREET_OFFICE, [("郑主任", "综治办", "13905311005", None)]),
+    ("王河社区调解协会", OrganizationKind.SOCIAL_ORGANIZATION, [("钱会长", "会长", "13905311006", None)]),
+    ("王河社区居家养老服务站", OrganizationKind.SOCIAL_ORGANIZATION, [("陈站长", "站长", "13905311007", None)]),
 )
 
 
@@ -44,7 +47,7 @@ class Wanghe:
         self.used_ids = set()
 
     def name(self, gender, surname=None):
-        pool = GIVEN_MALE if gender == "male" else GIVEN_FEMALE
+        pool = GIVEN_MALE if gender == Gender.MALE else GIVEN_FEMALE
         given = "".join(self.rng.choice(pool) for _ in range(self.rng.choice((1, 2))))
         return (surname or self.rng.choice(SURNAMES)) + given
 
@@ -54,7 +57,7 @@ class Wanghe:
     def id_number(self, birth, gender):
         while True:
             seq = self.rng.randrange(1000)
-            if (seq % 2 == 1) != (gender == "male"):
+            if (seq % 2 == 1) != (gender == Gender.MALE):
                 seq = (seq + 1) % 1000
             number = idnumbers.make(REGION, birth, seq)
             if number not in self.used_ids:
@@ -69,19 +72,19 @@ class Wanghe:
         tags = []
         real_age = residents.age_on(birth, date(2026, 11, 28))
         if real_age >= 60:
-            tags.append("elderly")
+            tags.append(Tag.ELDERLY)
         if real_age >= 75 and self.rng.random() < 0.18:
-            tags.append("mobility_impaired")
+            tags.append(Tag.MOBILITY_IMPAIRED)
         if self.rng.random() < 0.03:
-            tags.append("disabled")
-        if gender == "male" and real_age >= 45 and self.rng.random() < 0.05:
-            tags.append("veteran")
+            tags.append(Tag.DISABLED)
+        if gender == Gender.MALE and real_age >= 45 and self.rng.random() < 0.05:
+            tags.append(Tag.VETERAN)
         if self.rng.random() < 0.05:
-            tags.append("low_income")
+            tags.append(Tag.LOW_INCOME)
         if smartphone is None:
             smartphone = not (real_age >= 70 and self.rng.random() < 0.55)
         if not smartphone:
-            tags.append("no_smartphone")
+            tags.append(Tag.NO_SMARTPHONE)
         has_phone = real_age >= 14 and self.rng.random() < 0.92
         return {"name": self.name(gender, surname), "gender": gender, "birth_date": birth,
                 "id_number": self.id_number(birth, gender), "phone": self.phone() if has_phone else None,
@@ -94,21 +97,21 @@ class Wanghe:
                            weights=(18, 30, 24, 8, 20))[0]
         surname = rng.choice(SURNAMES)
         if kind == "elder_alone":
-            person = self.person(rng.randint(70, 92), rng.choice(("male", "female")), "户主", surname)
-            person["tags"].append("living_alone")
+            person = self.person(rng.randint(70, 92), rng.choice((Gender.MALE, Gender.FEMALE)), "户主", surname)
+            person["tags"].append(Tag.LIVING_ALONE)
             return [person]
         if kind == "elder_couple":
             age = rng.randint(66, 90)
-            return [self.person(age, "male", "户主", surname), self.person(age - rng.randint(0, 4), "female", "配偶")]
+            return [self.person(age, Gender.MALE, "户主", surname), self.person(age - rng.randint(0, 4), Gender.FEMALE, "配偶")]
         age = rng.randint(28, 58)
-        members = [self.person(age, "male", "户主", surname), self.person(age - rng.randint(0, 3), "female", "配偶")]
+        members = [self.person(age, Gender.MALE, "户主", surname), self.person(age - rng.randint(0, 3), Gender.FEMALE, "配偶")]
         if kind in ("couple_child", "three_generations"):
             for _ in range(rng.choice((1, 1, 1, 2))):
-                members.append(self.person(rng.randint(1, max(1, age - 22)), rng.choice(("male", "female")),
+                members.append(self.person(rng.randint(1, max(1, age - 22)), rng.choice((Gender.MALE, Gender.FEMALE)),
                                            "子女", surname))
         if kind == "three_generations":
             elder_age = age + rng.randint(24, 32)
-            members.append(self.person(elder_age, rng.choice(("male", "female")), "父母", surname))
+            members.append(self.person(elder_age, rng.choice((Gender.MALE, Gender.FEMALE)), "父母", surname))
         return members
 
 
@@ -153,8 +156,8 @@ def build(session, protector):
 
     # Mr and Mrs Cheng: feature phones only, children far away (the story in DOMAIN.md).
     cheng_home = {"building_id": buildings[2].id, "unit": 1, "floor": 3, "room": "301"}
-    cheng = [gen.person(78, "male", "户主", "程", smartphone=False),
-             gen.person(76, "female", "配偶", smartphone=False)]
+    cheng = [gen.person(78, Gender.MALE, "户主", "程", smartphone=False),
+             gen.person(76, Gender.FEMALE, "配偶", smartphone=False)]
     cheng[0]["name"], cheng[1]["name"] = "程建国", "刘秀英"
     household = residents.register_household(session, SYSTEM, {
         "origin_village": "东辛村", "resettled_on": date(2015, 10, 1), "dwelling": cheng_home})
@@ -186,8 +189,8 @@ def build(session, protector):
         "description": "程大爷夫妇只有老年机，子女在外地，无法激活医保电子凭证，医保费交不上。",
         "authorization": {"scope": "通过医保平台亲情账户绑定功能代为激活医保电子凭证并缴费",
                           "valid_until": residents.today() + timedelta(days=90)}})
-    li_na = Caller(account="gridworker1", roles=("grid_worker",), grid_ids=(grids[0].id,))
-    proxy.transition(session, li_na, request["id"], {"action": "accept", "note": "李娜上门了解情况"})
+    li_na = Caller(account="gridworker1", roles=(Role.GRID_WORKER,), grid_ids=(grids[0].id,))
+    proxy.transition(session, li_na, request["id"], {"action": ProxyAction.ACCEPT, "note": "李娜上门了解情况"})
 
 
 def summary(session):

@@ -6,6 +6,8 @@ whose last digit is odd for men and even for women, and an ISO 7064 MOD 11-2 che
 import re
 from datetime import date
 
+from registry.contract import Gender
+
 WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 CHECK_CHARS = "10X98765432"
 ID_PATTERN = re.compile(r"^[1-9]\d{16}[\dX]$")
@@ -39,7 +41,7 @@ def parse(id_number):
         raise InvalidIdNumber("The birth date inside the ID number is not a real date.") from None
     if birth.year < 1890 or birth > date.today():
         raise InvalidIdNumber("The birth date inside the ID number is not plausible.")
-    gender = "male" if int(value[16]) % 2 == 1 else "female"
+    gender = Gender.MALE if int(value[16]) % 2 == 1 else Gender.FEMALE
     return birth, gender
 
 

@@ -13,12 +13,19 @@ from datetime import date, datetime
 
 from sqlalchemy import insert, select
 
-from heyun import policy
+from community import policy
 from heyun.errors import Forbidden, InvalidInput
 from heyun.outbox import record_many
 from heyun.schemas import UNSTORABLE, UNSTORABLE_MESSAGE
 from registry import idnumbers
-from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
+from registry.contract import (
+    HOUSEHOLD_REGISTERED,
+    RESIDENT_MOVED,
+    RESIDENT_REGISTERED,
+    RESIDENT_UPDATED,
+    Gender,
+    Tag,
+)
 from registry.models import Building, Dwelling, Household, Residence, Resident, new_id, utcnow
 from registry.places import dwelling_payload
 from registry.residents import (
@@ -33,7 +40,6 @@ from registry.residents import (
     today,
     visible_residents,
 )
-from registry.schemas import TAGS
 
 # Column names as communities write them, in Chinese or English → our field names.
 COLUMNS = {
@@ -81,13 +87,16 @@ def template():
             "example": [EXAMPLE_ROW[field] for field in COLUMNS]}
 
 
-GENDER_WORDS = {"男": "male", "女": "female", "male": "male", "female": "female", "m": "male", "f": "female"}
+# The contract's own words are accepted too (``male``), and their first letters.
+GENDER_WORDS = {"男": Gender.MALE, "女": Gender.FEMALE, "m": Gender.MALE, "f": Gender.FEMALE,
+                **{gender.value: gender for gender in Gender}}
 TAG_WORDS = {
-    "高龄": "elderly", "老年": "elderly", "独居": "living_alone", "行动不便": "mobility_impaired",
-    "残疾": "disabled", "退役军人": "veteran", "低保": "low_income", "无智能手机": "no_smartphone",
-    "党员": "party_member", "楼长": "building_head", "居民代表": "resident_representative",
-    "空巢": "empty_nester",
+    "高龄": Tag.ELDERLY, "老年": Tag.ELDERLY, "独居": Tag.LIVING_ALONE, "行动不便": Tag.MOBILITY_IMPAIRED,
+    "残疾": Tag.DISABLED, "退役军人": Tag.VETERAN, "低保": Tag.LOW_INCOME, "无智能手机": Tag.NO_SMARTPHONE,
+    "党员": Tag.PARTY_MEMBER, "楼长": Tag.BUILDING_HEAD, "居民代表": Tag.RESIDENT_REPRESENTATIVE,
+    "空巢": Tag.EMPTY_NESTER,
 }
+TAG_NAMES = frozenset(tag.value for tag in Tag)
 TAG_SPLIT = re.compile(r"[,;，；、\s|]+")
 
 
@@ -179,7 +188,7 @@ def parse_row(cells, positions, buildings):
     for word in TAG_SPLIT.split(cell("tags")):
         if word:
             tag = TAG_WORDS.get(word, word.lower())
-            if tag not in TAGS:
+            if tag not in TAG_NAMES:
                 errors.append(("tags", f"Unknown tag {word}."))
             tags.append(tag)
     row["tags"] = tags

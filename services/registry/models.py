@@ -17,6 +17,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase
 
 from heyun.db import UtcDateTime, new_id, utcnow  # noqa: F401 (used by this service's modules)
+from registry.contract import Language
 
 
 class Base(DeclarativeBase):
@@ -92,7 +93,7 @@ class Resident(Base):
     # Tags as ",elderly,living_alone,": a LIKE finds a tag on SQLite, an indexed array containment
     # on PostgreSQL (``residents.has_tag``).
     tags = Column(Text, nullable=False, default=",")
-    language = Column(String(5), nullable=False, default="zh", server_default="zh")  # notices in zh or en
+    language = Column(String(5), nullable=False, default=Language.ZH, server_default=Language.ZH.value)  # notices in zh or en
     preferred_channel = Column(String(20))  # in_app | sms | door_to_door; None: notify decides
     created_at = Column(UtcDateTime, nullable=False, default=utcnow)
     updated_at = Column(UtcDateTime, nullable=False, default=utcnow)

@@ -2,11 +2,12 @@
 station, the legal advisor…) and the catalogue of resident service items."""
 from sqlalchemy import select
 
+from community import policy
 from heyun.errors import InvalidInput
 from heyun.netguard import AddressRefused, OutboundGuard
 from heyun.outbox import record
 from registry import idnumbers
-from registry.events import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
+from registry.contract import ORGANIZATION_REGISTERED, ORGANIZATION_UPDATED
 from registry.models import Organization, ServiceItem
 from heyun.paging import page
 from registry.places import get_or_404, refuse_taken, require_office
@@ -20,7 +21,7 @@ def organization_dict(org, caller):
     for contact in org.contacts or []:
         shown = dict(contact)
         # Work contacts of organisations are masked for roles without PII access, like residents'.
-        if not caller.may_see_pii and shown.get("phone"):
+        if not policy.may_see_pii(caller) and shown.get("phone"):
             shown["phone"] = idnumbers.mask_phone(shown["phone"])
         contacts.append(shown)
     return {"id": org.id, "name": org.name, "kind": org.kind, "contacts": contacts, "webhook_url": org.webhook_url}

@@ -10,9 +10,11 @@ from datetime import timedelta
 
 from sqlalchemy import delete, select
 
-from heyun import policy
+from community import policy
+from community.roles import Role
 from heyun.errors import Forbidden
 from heyun.identity import ROUTE
+from registry.contract import PiiSubject
 
 # How long the audit log keeps a row: three years (and a leap day), unless PII_AUDIT_RETENTION_DAYS says.
 RETENTION_DAYS = 1096
@@ -74,13 +76,13 @@ def access_log(session, caller, filters, paging):
     from registry.models import PiiAccess
     from heyun.paging import page
 
-    if not caller.has_role("admin"):
+    if not caller.has_role(Role.ADMIN):
         raise Forbidden("Only admins may read the personal-data audit log.")
     query = select(PiiAccess).order_by(PiiAccess.at.desc(), PiiAccess.id)
     if "account" in filters:
         query = query.where(PiiAccess.account == filters["account"])
     if "resident_id" in filters:
-        query = query.where(PiiAccess.subject_type == "resident", PiiAccess.subject_id == filters["resident_id"])
+        query = query.where(PiiAccess.subject_type == PiiSubject.RESIDENT, PiiAccess.subject_id == filters["resident_id"])
     if "since" in filters:
         query = query.where(PiiAccess.at >= filters["since"])
     if "until" in filters:

@@ -2,11 +2,12 @@
 the grid workers assigned to them."""
 from sqlalchemy import select
 
+from community import policy
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.outbox import record
 from heyun.paging import page
 from registry import idnumbers
-from registry.events import BUILDING_MOVED, GRID_WORKER_ASSIGNED
+from registry.contract import BUILDING_MOVED, GRID_WORKER_ASSIGNED, PiiSubject
 from registry.models import Building, Dwelling, Grid, GridWorker
 from registry.pii import Viewer
 
@@ -21,7 +22,7 @@ def get_or_404(session, model, object_id, what):
 def require_office(caller, doing):
     """Places, the grid and organisations are the community office's to manage; the registry
     checks it as well as the gateway, since other services call it too."""
-    if not caller.community_wide:
+    if not policy.community_wide(caller):
         raise Forbidden(f"Only admin and staff may {doing}.")
 
 
@@ -176,8 +177,8 @@ def list_grid_workers(session, protector, caller, filters, paging):
 
 def shown_phone(viewer, worker):
     # A grid worker's phone is a work number, shown to the roles that see residents' numbers.
-    return viewer.show("grid_worker", worker.id, "phone", worker.phone_cipher, worker.phone_masked,
-                       allowed=viewer.caller.may_see_pii)
+    return viewer.show(PiiSubject.GRID_WORKER, worker.id, "phone", worker.phone_cipher, worker.phone_masked,
+                       allowed=policy.may_see_pii(viewer.caller))
 
 
 def grid_scope(session, account):
@@ -216,7 +217,7 @@ def create_grid_worker(session, protector, caller, data):
     session.add(worker)
     session.flush()
     record(session, GRID_WORKER_ASSIGNED, grid_worker_payload(session, worker))
-    phone = worker.phone_masked if not caller.may_see_pii else data.get("phone")
+    phone = worker.phone_masked if not policy.may_see_pii(caller) else data.get("phone")
     return grid_worker_dict(worker, phone)
 
 

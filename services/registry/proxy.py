@@ -11,14 +11,18 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from community import policy
+from community.roles import Role
 from heyun.errors import Forbidden, IllegalTransition, InvalidInput, NotFound
 from heyun.outbox import record
 from heyun.paging import page
-from registry.events import (
+from registry.contract import (
     PROXY_REQUEST_OVERDUE,
     PROXY_REQUEST_RATED,
     PROXY_REQUEST_SUBMITTED,
     PROXY_REQUEST_TRANSITIONED,
+    ProxyAction,
+    ProxyStatus,
 )
 from registry.models import (
     Building,
@@ -34,13 +38,13 @@ from registry.residents import today
 
 # action → (statuses it may start from, status it leads to)
 TRANSITIONS = {
-    "accept": ({"submitted"}, "accepted"),
-    "start": ({"accepted"}, "in_progress"),
-    "complete": ({"in_progress"}, "completed"),
-    "reject": ({"submitted", "accepted", "in_progress"}, "rejected"),
-    "withdraw": ({"submitted", "accepted"}, "withdrawn"),
+    ProxyAction.ACCEPT: ({ProxyStatus.SUBMITTED}, ProxyStatus.ACCEPTED),
+    ProxyAction.START: ({ProxyStatus.ACCEPTED}, ProxyStatus.IN_PROGRESS),
+    ProxyAction.COMPLETE: ({ProxyStatus.IN_PROGRESS}, ProxyStatus.COMPLETED),
+    ProxyAction.REJECT: ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED, ProxyStatus.IN_PROGRESS}, ProxyStatus.REJECTED),
+    ProxyAction.WITHDRAW: ({ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED}, ProxyStatus.WITHDRAWN),
 }
-OPEN_STATUSES = ("submitted", "accepted", "in_progress")
+OPEN_STATUSES = (ProxyStatus.SUBMITTED, ProxyStatus.ACCEPTED, ProxyStatus.IN_PROGRESS)
 
 
 def add_working_days(start, days):
@@ -82,11 +86,11 @@ def payload(session, request, **extra):
 
 
 def visible_to(query, caller):
-    if caller.community_wide:
+    if policy.community_wide(caller):
         return query
     if caller.resident_id:
         return query.where(ProxyRequest.resident_id == caller.resident_id)
-    if caller.has_role("grid_worker"):
+    if caller.has_role(Role.GRID_WORKER):
         return query.where(ProxyRequest.grid_id.in_(caller.grid_ids or ["-"]))
     return query.where(ProxyRequest.id.is_(None))  # other roles see none
 
@@ -107,9 +111,9 @@ def submit(session, caller, data):
     if row is None:
         raise InvalidInput("Unknown resident.", {"resident_id": ["No resident with this id."]})
     resident, building = row
-    if caller.resident_id and caller.resident_id != resident.id and not caller.community_wide:
+    if caller.resident_id and caller.resident_id != resident.id and not policy.community_wide(caller):
         raise Forbidden("Residents may only ask for help for themselves.")
-    if caller.has_role("grid_worker") and not caller.community_wide and building.grid_id not in caller.grid_ids:
+    if caller.has_role(Role.GRID_WORKER) and not policy.community_wide(caller) and building.grid_id not in caller.grid_ids:
         raise Forbidden("Grid workers may only submit requests for residents of their grid.")
     item = session.get(ServiceItem, data["service_item_id"])
     if item is None:
@@ -121,7 +125,7 @@ def submit(session, caller, data):
                              .order_by(GridWorker.name)).scalars().first()
     request = ProxyRequest(
         resident_id=resident.id, service_item_id=item.id, grid_worker_id=worker.id if worker else None,
-        grid_id=building.grid_id, status="submitted", description=data.get("description") or "",
+        grid_id=building.grid_id, status=ProxyStatus.SUBMITTED, description=data.get("description") or "",
         authorization_scope=data["authorization"]["scope"],
         authorization_valid_until=data["authorization"]["valid_until"],
         due_on=add_working_days(today(), item.time_limit_days),
@@ -129,7 +133,7 @@ def submit(session, caller, data):
     session.add(request)
     session.flush()
     session.add(ProxyRequestStep(request_id=request.id, action="submit", from_status=None,
-                                 to_status="submitted", actor=caller.account))
+                                 to_status=ProxyStatus.SUBMITTED, actor=caller.account))
     record(session, PROXY_REQUEST_SUBMITTED, payload(session, request))
     return request_dict(session, request)
 
@@ -141,16 +145,16 @@ def transition(session, caller, request_id, data):
     if request.status not in allowed_from:
         raise IllegalTransition(f"Cannot {action} a request that is {request.status}.",
                                 {"action": [f"Not allowed from status {request.status}."]})
-    if action == "withdraw":
-        if not (caller.community_wide or caller.resident_id == request.resident_id):
+    if action == ProxyAction.WITHDRAW:
+        if not (policy.community_wide(caller) or caller.resident_id == request.resident_id):
             raise Forbidden("Only the resident (or staff) may withdraw a request.")
-    elif caller.resident_id and not caller.community_wide and not caller.has_role("grid_worker"):
+    elif caller.resident_id and not policy.community_wide(caller) and not caller.has_role(Role.GRID_WORKER):
         raise Forbidden("Residents may only withdraw their requests.")
-    if action == "complete" and not data.get("evidence"):
+    if action == ProxyAction.COMPLETE and not data.get("evidence"):
         raise InvalidInput("Completing needs evidence.", {"evidence": ["Describe or link the proof of completion."]})
-    if action == "reject" and not data.get("note"):
+    if action == ProxyAction.REJECT and not data.get("note"):
         raise InvalidInput("Rejecting needs a reason.", {"note": ["Say why the request is rejected."]})
-    if action in ("accept", "start", "complete") and request.authorization_valid_until < today():
+    if action in (ProxyAction.ACCEPT, ProxyAction.START, ProxyAction.COMPLETE) and request.authorization_valid_until < today():
         raise IllegalTransition("The resident's authorisation has expired.",
                                 {"authorization.valid_until": ["Expired; ask the resident to renew it."]})
     from_status = request.status
@@ -166,9 +170,9 @@ def transition(session, caller, request_id, data):
 
 def rate(session, caller, request_id, data):
     request = load(session, caller, request_id)
-    if not (caller.community_wide or caller.resident_id == request.resident_id):
+    if not (policy.community_wide(caller) or caller.resident_id == request.resident_id):
         raise Forbidden("Only the resident rates the help they got.")
-    if request.status != "completed":
+    if request.status != ProxyStatus.COMPLETED:
         raise IllegalTransition("Only a completed request can be rated.", {"rating": ["Not completed yet."]})
     if request.rating is not None:
         raise IllegalTransition("This request has already been rated.", {"rating": ["Already rated."]})

@@ -5,17 +5,25 @@ grids, a resident account sees itself, community staff see everyone. ID and phon
 masked unless the caller's role needs them (``pii.Viewer`` audits every reveal).
 """
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Text, cast, false, func, literal_column, or_, select, text
 from sqlalchemy.dialects.postgresql import ARRAY, array
 
-from heyun.config import COMMUNITY_TIME_ZONE
+from community import policy
+from community.policy import HEALTH_TAGS
+from heyun.config import service_config
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
-from heyun import policy
-from heyun.policy import HEALTH_TAGS
 from heyun.outbox import record
 from registry import idnumbers
-from registry.events import HOUSEHOLD_REGISTERED, RESIDENT_MOVED, RESIDENT_REGISTERED, RESIDENT_UPDATED
+from registry.contract import (
+    HOUSEHOLD_REGISTERED,
+    RESIDENT_MOVED,
+    RESIDENT_REGISTERED,
+    RESIDENT_UPDATED,
+    Language,
+    PiiSubject,
+)
 from registry.models import Building, Dwelling, Household, Residence, Resident, utcnow
 from registry.pii import Viewer
 from heyun.paging import page
@@ -24,9 +32,13 @@ from registry.places import dwelling_payload, resolve_dwelling
 HEAD_RELATIONS = ("户主", "head")
 
 
+# The community's time zone (config.yml's TIME_ZONE, set by HEYUN_TIME_ZONE).
+TIME_ZONE = ZoneInfo(service_config("registry")["TIME_ZONE"])
+
+
 def today():
     """The community's calendar day (ages and move dates are in local time)."""
-    return datetime.now(COMMUNITY_TIME_ZONE).date()
+    return datetime.now(TIME_ZONE).date()
 
 
 def years_before(day, years):
@@ -77,13 +89,13 @@ def resident_dict(resident, dwelling, building, viewer):
         "room": dwelling.room if dwelling else None,
         "grid_id": building.grid_id if building else None,
         "tags": decode_tags(resident.tags),
-        "language": resident.language or "zh",
+        "language": resident.language or Language.ZH,
         "preferred_channel": resident.preferred_channel,
     }
     for field, cipher, masked in (("id_number", resident.id_number_cipher, resident.id_number_masked),
                                   ("phone", resident.phone_cipher, resident.phone_masked)):
         if field in access.fields:
-            record[field] = viewer.show("resident", resident.id, field, cipher, masked,
+            record[field] = viewer.show(PiiSubject.RESIDENT, resident.id, field, cipher, masked,
                                         allowed=field in access.numbers)
     return policy.shown(access, record)
 
@@ -107,7 +119,7 @@ def resident_payload(resident, dwelling, building, protector):
         "phone_masked": resident.phone_masked,
         "has_phone": resident.phone_cipher is not None,
         "phone_token": resident.phone_cipher,
-        "language": resident.language or "zh",
+        "language": resident.language or Language.ZH,
         "preferred_channel": resident.preferred_channel,
     }
 
@@ -225,7 +237,7 @@ def list_residents(session, protector, caller, filters, paging):
     with Viewer(session, caller, protector) as viewer:
         def item(resident, dwelling, building):
             if searched_by:  # found by their number: a use of it, audited like a reveal
-                viewer.used("resident", resident.id, searched_by)
+                viewer.used(PiiSubject.RESIDENT, resident.id, searched_by)
             return resident_dict(resident, dwelling, building, viewer)
 
         return page(session, query, paging, item, keys=RESIDENT_ORDER)
@@ -313,7 +325,7 @@ def check_grid(caller, building, action="register residents in"):
     office anywhere, a grid worker in their own grids, nobody else, however the call came."""
     if not caller.has_role(*policy.RESIDENT_WRITERS):
         raise Forbidden(f"Your role may not {action} any grid.")
-    if not caller.community_wide and (building is None or building.grid_id not in caller.grid_ids):
+    if not policy.community_wide(caller) and (building is None or building.grid_id not in caller.grid_ids):
         raise Forbidden(f"Grid workers may only {action} their own grid.")
 
 
@@ -357,7 +369,7 @@ def register_resident(session, protector, caller, data):
         phone_cipher=protector.encrypt(data.get("phone")), phone_masked=idnumbers.mask_phone(data.get("phone")),
         household_id=household.id, relation_to_head=data.get("relation_to_head"),
         dwelling_id=dwelling.id, tags=encode_tags(data.get("tags")),
-        language=data.get("language") or "zh", preferred_channel=data.get("preferred_channel"),
+        language=data.get("language") or Language.ZH, preferred_channel=data.get("preferred_channel"),
     )
     session.add(resident)
     session.flush()

@@ -11,11 +11,10 @@ from heyun.errors import InvalidInput
 from heyun.netguard import OutboundGuard
 from heyun.pii import PiiProtection
 from heyun.rpc import user_rpc
-from heyun.schemas import load_changes
-from registry import events, importing, organizations, places, proxy, residents, schemas
+from heyun.schemas import listing, load, load_changes
+from registry import contract, importing, organizations, places, proxy, residents
 from registry.models import Building, Grid, GridWorker, Organization
 from registry.pii import RETENTION_DAYS, access_log, expire_access_log
-from registry.schemas import listing, load
 
 
 class AuditRetention(DependencyProvider):
@@ -32,7 +31,7 @@ class AuditRetention(DependencyProvider):
 class RegistryService(chassis.Service):
     name = "registry"
 
-    published_events = events.ALL
+    published_events = contract.EVENTS
 
     pii = PiiProtection()
     audit_retention_days = AuditRetention()
@@ -44,7 +43,7 @@ class RegistryService(chassis.Service):
     # -- places and the grid ---------------------------------------------------------------
     @user_rpc
     def list_buildings(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.BuildingFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.BuildingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_buildings(session, filters, paging)
 
@@ -55,19 +54,19 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def create_building(self, data):
-        data = load(schemas.BuildingCreate(), data)
+        data = load(contract.BuildingCreate(), data)
         with self.db.write() as session:
             return places.create_building(session, self.caller, data)
 
     @user_rpc
     def move_building(self, building_id, data):
-        data = load(schemas.BuildingMove(), data)
+        data = load(contract.BuildingMove(), data)
         with self.db.write() as session:
             return places.move_building(session, self.caller, building_id, data)
 
     @user_rpc
     def list_dwellings(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.DwellingFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.DwellingFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_dwellings(session, filters, paging)
 
@@ -84,25 +83,25 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def create_grid(self, data):
-        data = load(schemas.GridCreate(), data)
+        data = load(contract.GridCreate(), data)
         with self.db.write() as session:
             return places.create_grid(session, self.caller, data)
 
     @user_rpc
     def list_grid_workers(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.GridWorkerFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.GridWorkerFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return places.list_grid_workers(session, self.pii, self.caller, filters, paging)
 
     @user_rpc
     def create_grid_worker(self, data):
-        data = load(schemas.GridWorkerCreate(), data)
+        data = load(contract.GridWorkerCreate(), data)
         with self.db.write() as session:
             return places.create_grid_worker(session, self.pii, self.caller, data)
 
     @user_rpc
     def update_grid_worker(self, grid_worker_id, data):
-        changes = load_changes(schemas.GridWorkerCreate(), data)
+        changes = load_changes(contract.GridWorkerUpdate(), data)
         with self.db.write() as session:
             return places.update_grid_worker(
                 session, self.pii, self.caller, grid_worker_id, changes)
@@ -115,7 +114,7 @@ class RegistryService(chassis.Service):
     # -- households and residents ----------------------------------------------------------
     @user_rpc
     def list_households(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.HouseholdFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.HouseholdFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return residents.list_households(session, self.caller, filters, paging)
 
@@ -126,13 +125,13 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def register_household(self, data):
-        data = load(schemas.HouseholdCreate(), data)
+        data = load(contract.HouseholdCreate(), data)
         with self.db.write() as session:
             return residents.register_household(session, self.caller, data)
 
     @user_rpc
     def list_residents(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.ResidentFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.ResidentFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:  # commits the audit rows of unmasked reads
             return residents.list_residents(session, self.pii, self.caller, filters, paging)
 
@@ -143,19 +142,19 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def register_resident(self, data):
-        data = load(schemas.ResidentCreate(), data)
+        data = load(contract.ResidentCreate(), data)
         with self.db.write() as session:
             return residents.register_resident(session, self.pii, self.caller, data)
 
     @user_rpc
     def update_resident(self, resident_id, data):
-        data = load(schemas.ResidentUpdate(), data)
+        data = load(contract.ResidentUpdate(), data)
         with self.db.write() as session:
             return residents.update_resident(session, self.pii, self.caller, resident_id, data)
 
     @user_rpc
     def move_resident(self, resident_id, data):
-        data = load(schemas.Move(), data)
+        data = load(contract.Move(), data)
         with self.db.write() as session:
             return residents.move_resident(session, self.pii, self.caller, resident_id, data)
 
@@ -183,7 +182,7 @@ class RegistryService(chassis.Service):
         # Every resident at once is for a projection's owner acting for the platform (notify,
         # as SYSTEM), not for any caller that reaches the broker.
         places.require_office(self.caller, "take the snapshot of every resident")
-        args = load(schemas.Snapshot(), {"after_id": after_id, "limit": limit})
+        args = load(contract.Snapshot(), {"after_id": after_id, "limit": limit})
         with self.db.transaction() as session:
             return residents.snapshot(session, self.pii, args["after_id"], args["limit"])
 
@@ -202,7 +201,7 @@ class RegistryService(chassis.Service):
     # -- organisations and service items ---------------------------------------------------
     @user_rpc
     def list_organizations(self, filters=None, limit=50, offset=0, cursor=None):
-        filters, paging = listing(schemas.OrganizationFilters, filters, limit, offset, cursor, keyset=True)
+        filters, paging = listing(contract.OrganizationFilters, filters, limit, offset, cursor, keyset=True)
         with self.db.transaction() as session:
             return organizations.list_organizations(session, self.caller, filters, paging)
 
@@ -213,14 +212,14 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def create_organization(self, data):
-        data = load(schemas.OrganizationCreate(), data)
+        data = load(contract.OrganizationCreate(), data)
         with self.db.write() as session:
             return organizations.create_organization(
                 session, self.caller, data, self.webhook_guard)
 
     @user_rpc
     def update_organization(self, organization_id, data):
-        changes = load_changes(schemas.OrganizationCreate(exclude=("kind",)), data)  # the kind is fixed
+        changes = load_changes(contract.OrganizationUpdate(), data)  # the kind is fixed
         with self.db.write() as session:
             return organizations.update_organization(
                 session, self.caller, organization_id, changes, self.webhook_guard)
@@ -239,13 +238,13 @@ class RegistryService(chassis.Service):
     # -- help-and-proxy requests -----------------------------------------------------------
     @user_rpc
     def submit_proxy_request(self, data):
-        data = load(schemas.ProxyRequestCreate(), data)
+        data = load(contract.ProxyRequestCreate(), data)
         with self.db.write() as session:
             return proxy.submit(session, self.caller, data)
 
     @user_rpc
     def list_proxy_requests(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.ProxyRequestFilters, filters, limit, offset)
+        filters, paging = listing(contract.ProxyRequestFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return proxy.list_requests(session, self.caller, filters, paging)
 
@@ -256,13 +255,13 @@ class RegistryService(chassis.Service):
 
     @user_rpc
     def transition_proxy_request(self, request_id, data):
-        data = load(schemas.Transition(), data)
+        data = load(contract.Transition(), data)
         with self.db.write() as session:
             return proxy.transition(session, self.caller, request_id, data)
 
     @user_rpc
     def rate_proxy_request(self, request_id, data):
-        data = load(schemas.Rating(), data)
+        data = load(contract.Rating(), data)
         with self.db.write() as session:
             return proxy.rate(session, self.caller, request_id, data)
 
@@ -281,7 +280,7 @@ class RegistryService(chassis.Service):
     # -- the personal-data audit log --------------------------------------------------------
     @user_rpc
     def list_pii_access(self, filters=None, limit=50, offset=0):
-        filters, paging = listing(schemas.PiiAccessFilters, filters, limit, offset)
+        filters, paging = listing(contract.PiiAccessFilters, filters, limit, offset)
         with self.db.transaction() as session:
             return access_log(session, self.caller, filters, paging)
 

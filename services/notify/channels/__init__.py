@@ -20,6 +20,7 @@ A channel whose required setting is missing is still built, as one that fails ev
 (not retryable, saying which setting is unset), so notices fall back to the next channel.
 """
 from heyun.netguard import OutboundGuard
+from notify import contract
 
 from .base import DELIVERED, FAILED, SENT, Channel, NotConfiguredChannel, Outcome, mask_phone
 from .door_to_door import DoorToDoorChannel
@@ -48,13 +49,13 @@ def build_channels(config):
 
     channels = [
         InAppChannel(),
-        configured("sms", ["SMS_GATEWAY_URL"], lambda: SmsChannel(
+        configured(contract.Channel.SMS, ["SMS_GATEWAY_URL"], lambda: SmsChannel(
             config["SMS_GATEWAY_URL"], token=config.get("SMS_GATEWAY_TOKEN") or None,
             timeout=timeout, concurrency=concurrency)),
-        configured("email", ["SMTP_HOST"], lambda: EmailChannel(
+        configured(contract.Channel.EMAIL, ["SMTP_HOST"], lambda: EmailChannel(
             config["SMTP_HOST"], port=int(config.get("SMTP_PORT") or 25),
             sender=config.get("SMTP_SENDER") or DEFAULT_SENDER, timeout=timeout)),
-        configured("webhook", ["WEBHOOK_SECRET"], lambda: WebhookChannel(
+        configured(contract.Channel.WEBHOOK, ["WEBHOOK_SECRET"], lambda: WebhookChannel(
             config["WEBHOOK_SECRET"], timeout=timeout, concurrency=concurrency,
             guard=OutboundGuard(config.get("WEBHOOK_ALLOWED_NETWORKS") or ""))),
         DoorToDoorChannel(),

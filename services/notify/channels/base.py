@@ -11,11 +11,12 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+from notify.contract import DeliveryStatus
 from notify.exceptions import InvalidAddress  # noqa: F401 (the channels raise it, imported from here)
 
-SENT = "sent"
-DELIVERED = "delivered"
-FAILED = "failed"
+SENT = DeliveryStatus.SENT
+DELIVERED = DeliveryStatus.DELIVERED
+FAILED = DeliveryStatus.FAILED
 
 log = logging.getLogger(__name__)
 

@@ -4,11 +4,13 @@ The caller records the assignment (``deliveries.assignee``) in the same transact
 Outcome; this channel only decides whether there is someone to assign it to. The grid worker's
 hand-over, recorded later, is what acknowledges the delivery.
 """
+from notify import contract
+
 from .base import SENT, Channel, failed, succeeded
 
 
 class DoorToDoorChannel(Channel):
-    name = "door_to_door"
+    name = contract.Channel.DOOR_TO_DOOR
 
     def send_one(self, delivery):
         grid_worker_account = delivery.get("address")

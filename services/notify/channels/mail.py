@@ -11,6 +11,8 @@ import socket
 from email.message import EmailMessage
 from email.utils import formataddr, formatdate, make_msgid, parseaddr
 
+from notify import contract
+
 from .base import SENT, Channel, InvalidAddress, failed, succeeded
 
 log = logging.getLogger(__name__)
@@ -36,7 +38,7 @@ def recipients_of(delivery):
 
 
 class EmailChannel(Channel):
-    name = "email"
+    name = contract.Channel.EMAIL
 
     def __init__(self, host, port=25, sender=DEFAULT_SENDER, timeout=5.0):
         self.host = host

@@ -7,6 +7,7 @@ signed, through ``POST /api/v1/notify/sms-receipts`` (``notify.receipts``): ``de
 details only masked (138****5678).
 """
 import re
+from notify import contract
 
 from .base import SENT, InvalidAddress, mask_phone
 from .http import HttpChannel, json_body
@@ -23,7 +24,7 @@ def normalize_phone(address):
 
 
 class SmsChannel(HttpChannel):
-    name = "sms"
+    name = contract.Channel.SMS
     success_status = SENT
 
     def __init__(self, gateway_url, token=None, timeout=5.0, concurrency=16):

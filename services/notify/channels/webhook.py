@@ -17,6 +17,7 @@ import time
 from urllib.parse import urlsplit
 
 from heyun.netguard import OutboundGuard
+from notify import contract
 
 from .base import DELIVERED, InvalidAddress
 from .http import HttpChannel, json_body
@@ -70,7 +71,7 @@ def verify_signature(secret, header, raw_body, tolerance=300, now=None):
 
 
 class WebhookChannel(HttpChannel):
-    name = "webhook"
+    name = contract.Channel.WEBHOOK
     # The organisation's own system answering 2xx is receipt, not just hand-over to a carrier.
     success_status = DELIVERED
 

@@ -13,7 +13,7 @@ from heyun.testing import wait_for
 from notify import fanout, notices
 from notify.channels.base import SENT, Outcome
 from notify.dispatch import Dispatcher
-from notify.events import NOTICE_ACKNOWLEDGED
+from notify.contract import NOTICE_ACKNOWLEDGED
 from notify.models import Delivery, utcnow
 from notify.tests.support import GRID_WORKER_1, OUTAGE, PII_KEY, PROPERTY, WATER_PLANT, deliveries, settled
 

@@ -216,7 +216,8 @@ def test_a_redone_fanout_batch_doubles_nothing(notify_db):
     from heyun.db import make_sessionmaker, transaction
     from notify import fanout, notices
     from notify.models import Notice
-    from notify.schemas import NoticeCreate, load
+    from heyun.schemas import load
+    from notify.contract import NoticeCreate
 
     _, engine = notify_db
     Session = make_sessionmaker(engine, "notify")
@@ -245,7 +246,8 @@ def test_deliveries_still_waiting_when_the_notice_expires_are_not_sent(notify_db
     from notify.channels import build_channels
     from notify.dispatch import Dispatcher
     from notify.models import Notice
-    from notify.schemas import NoticeCreate, load
+    from heyun.schemas import load
+    from notify.contract import NoticeCreate
 
     _, engine = notify_db
     Session = make_sessionmaker(engine, "notify")

@@ -25,7 +25,8 @@ from heyun.testing import wait_for
 from heyun.testing.callers import STAFF
 from heyun.testing.receivers import HttpReceiver
 from notify.models import Delivery, Notice, ResidentRecipient
-from notify.schemas import NoticeCreate, load
+from heyun.schemas import load
+from notify.contract import NoticeCreate
 from notify.tests.support import GRIDS, fill_projection
 
 RESIDENTS = 100_000

@@ -4,7 +4,7 @@ from datetime import date
 
 from heyun.config import service_config
 from heyun.db import make_engine, make_sessionmaker, transaction
-from heyun.identity import SYSTEM
+from community.policy import SYSTEM
 from heyun.pii import Protector
 from heyun.testing.callers import STAFF, as_role
 from registry import idnumbers

@@ -9,7 +9,7 @@ from kombu import Connection, Exchange, Queue
 
 from heyun.errors import Conflict, Forbidden, InvalidInput, NotFound
 from heyun.testing import wait_for
-from registry.events import BUILDING_MOVED, GRID_WORKER_ASSIGNED
+from registry.contract import BUILDING_MOVED, GRID_WORKER_ASSIGNED
 from registry.tests.support import PROPERTY, person
 
 TOWER = {"number": 3, "name": "3号楼", "floors": 18, "units": 2}

@@ -14,7 +14,7 @@ from heyun.errors import Forbidden, InvalidInput, NotFound
 from heyun.testing import wait_for
 from heyun.testing.callers import as_role
 from registry import idnumbers, importing
-from registry.events import RESIDENT_MOVED, RESIDENT_UPDATED
+from registry.contract import RESIDENT_MOVED, RESIDENT_UPDATED
 from registry.models import PiiAccess
 from registry.tests.support import CANTEEN, PROPERTY, person
 

@@ -7,7 +7,7 @@ from kombu import Connection, Exchange, Queue
 
 from heyun.errors import Conflict, Forbidden, InvalidInput
 from heyun.testing import wait_for
-from registry.events import ORGANIZATION_UPDATED
+from registry.contract import ORGANIZATION_UPDATED
 from registry.service import RegistryService
 from heyun.testing.clients import RpcClient
 from registry.tests.support import PII_KEY, PROPERTY, STAFF

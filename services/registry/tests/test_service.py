@@ -12,7 +12,7 @@ from heyun.pii import Protector
 from heyun.testing import wait_for
 from heyun.testing.callers import as_role
 from registry import idnumbers
-from registry.events import RESIDENT_REGISTERED
+from registry.contract import RESIDENT_REGISTERED
 from registry.models import PiiAccess
 from registry.tests.support import BORN, CANTEEN, PII_KEY, PROPERTY, STAFF, age_on, person, rows
 

@@ -5,8 +5,9 @@ import pytest
 from lxml import etree
 
 from heyun.errors import InvalidInput
+from heyun.schemas import load
 from notify.cap import CAP_NAMESPACE, cap_datetime, notice_to_cap, validate_cap
-from notify.schemas import Acknowledgement, NoticeCancel, NoticeCreate, NoticeUpdate, load
+from notify.contract import Acknowledgement, NoticeCancel, NoticeCreate, NoticeUpdate
 
 NS = {"cap": CAP_NAMESPACE}
 

@@ -4,9 +4,11 @@ from datetime import datetime, timedelta, timezone
 
 from heyun.db import make_engine, make_sessionmaker, transaction
 from heyun.migrations import upgrade
+from heyun.schemas import load
 from notify import notices
 from notify.models import Notice
-from notify.schemas import NoticeCreate, load
+from heyun.schemas import load
+from notify.contract import NoticeCreate
 from heyun.testing.callers import STAFF
 
 BEIJING = timezone(timedelta(hours=8))

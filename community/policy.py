@@ -22,6 +22,10 @@ PIPL asks for the minimum each purpose needs:
 """
 from dataclasses import dataclass
 
+from community.roles import COMMUNITY_OFFICE, Role
+from heyun.identity import Caller
+from registry.contract import Tag
+
 # -- scopes: which residents a role reaches ------------------------------------------------
 COMMUNITY = "community"        # every resident
 OWN_GRIDS = "own_grids"        # the residents of the buildings in the caller's grids
@@ -47,11 +51,11 @@ NUMBERS = frozenset(CONTACT + ID_NUMBER)
 # -- tags, by how sensitive they are -------------------------------------------------------
 # Health data (sensitive under PIPL): shown, selected by and carried in events (unencrypted)
 # only where the policy lists them. One list for every service.
-HEALTH_TAGS = frozenset({"mobility_impaired", "disabled"})
+HEALTH_TAGS = frozenset({Tag.MOBILITY_IMPAIRED, Tag.DISABLED})
 # Who is vulnerable or poor: a burglar's or a fraudster's list. Community carers only.
-WELFARE_TAGS = frozenset({"living_alone", "low_income", "empty_nester", "elderly", "no_smartphone"})
+WELFARE_TAGS = frozenset({Tag.LIVING_ALONE, Tag.LOW_INCOME, Tag.EMPTY_NESTER, Tag.ELDERLY, Tag.NO_SMARTPHONE})
 # How the community is organised around a person: not sensitive beyond the name itself.
-CIVIC_TAGS = frozenset({"veteran", "party_member", "building_head", "resident_representative"})
+CIVIC_TAGS = frozenset({Tag.VETERAN, Tag.PARTY_MEMBER, Tag.BUILDING_HEAD, Tag.RESIDENT_REPRESENTATIVE})
 ALL_TAGS = HEALTH_TAGS | WELFARE_TAGS | CIVIC_TAGS
 
 
@@ -79,26 +83,40 @@ NO_ACCESS = ResidentAccess()
 EVERYTHING = _access(COMMUNITY, ALL_FIELDS, NUMBERS, ALL_TAGS)
 
 RESIDENTS = {
-    "admin": EVERYTHING,
-    "staff": EVERYTHING,
-    "grid_worker": _access(OWN_GRIDS, ALL_FIELDS, NUMBERS, ALL_TAGS),
-    "canteen_staff": _access(COMMUNITY, IDENTITY + AGE + ADDRESS + CONTACT + PREFERENCES + TAG_FIELD,
-                             tags=HEALTH_TAGS | {"elderly", "living_alone"}),
-    "volunteer": _access(PAIRED, IDENTITY + ADDRESS + CONTACT + PREFERENCES + TAG_FIELD,
-                         tags={"elderly", "living_alone", "mobility_impaired", "no_smartphone"}),
-    "mediator": _access(CASE_PARTIES, IDENTITY + ADDRESS + CONTACT + PREFERENCES),
-    # property_manager, water_utility_staff, police, patrol_member: not listed, so nobody.
+    Role.ADMIN: EVERYTHING,
+    Role.STAFF: EVERYTHING,
+    Role.GRID_WORKER: _access(OWN_GRIDS, ALL_FIELDS, NUMBERS, ALL_TAGS),
+    Role.CANTEEN_STAFF: _access(COMMUNITY, IDENTITY + AGE + ADDRESS + CONTACT + PREFERENCES + TAG_FIELD,
+                                tags=HEALTH_TAGS | {Tag.ELDERLY, Tag.LIVING_ALONE}),
+    Role.VOLUNTEER: _access(PAIRED, IDENTITY + ADDRESS + CONTACT + PREFERENCES + TAG_FIELD,
+                            tags={Tag.ELDERLY, Tag.LIVING_ALONE, Tag.MOBILITY_IMPAIRED, Tag.NO_SMARTPHONE}),
+    Role.MEDIATOR: _access(CASE_PARTIES, IDENTITY + ADDRESS + CONTACT + PREFERENCES),
+    # Property managers, the water plant's staff, the police, patrol members: not listed, so nobody.
 }
 # One's own record, whole, whatever else the account may be.
 OWN_RECORD = _access(SELF, ALL_FIELDS, NUMBERS, ALL_TAGS)
 
 # Who registers, changes and moves residents and households: the community office anywhere, a
 # grid worker within their grids (the registry checks the grid).
-RESIDENT_WRITERS = ("admin", "staff", "grid_worker")
+RESIDENT_WRITERS = COMMUNITY_OFFICE + (Role.GRID_WORKER,)
 
 # Households tell who lives with whom at which address: the registry's keepers only.
-HOUSEHOLD_SCOPES = {"admin": COMMUNITY, "staff": COMMUNITY, "grid_worker": OWN_GRIDS}
+HOUSEHOLD_SCOPES = {Role.ADMIN: COMMUNITY, Role.STAFF: COMMUNITY, Role.GRID_WORKER: OWN_GRIDS}
 
+# Internal work with no user behind it (a command, demo data, another service acting on its own
+# behalf) says so explicitly with ``act_as(SYSTEM)``; nothing gets it by default.
+SYSTEM = Caller(account="system", roles=(Role.ADMIN,))
+
+
+def community_wide(caller):
+    """Whether ``caller`` sees the whole community rather than one grid (the community office)."""
+    return caller.has_role(*COMMUNITY_OFFICE)
+
+
+def may_see_pii(caller):
+    """Whether ``caller`` sees work phones (grid workers', organisations' contacts) unmasked: the
+    roles that read residents' ID and phone numbers unmasked (each such read is audited)."""
+    return caller.has_role(*roles_with_numbers())
 
 
 def resident_access(roles):
@@ -151,10 +169,10 @@ def markdown_table():
               ("phone", CONTACT), ("ID number", ID_NUMBER), ("preferences", PREFERENCES)]
     lines = ["| role | residents reached | " + " | ".join(name for name, _ in groups) + " | tags | households |",
              "|---" * (len(groups) + 4) + "|"]
-    roles = ("admin", "staff", "grid_worker", "canteen_staff", "volunteer", "mediator", "property_manager",
-             "water_utility_staff", "police", "patrol_member", "resident")
+    # Those who reach residents first, by how much, then the rest in the order of ``Role``.
+    roles = [*RESIDENTS, *(role for role in Role if role not in RESIDENTS)]
     for role in roles:
-        access = OWN_RECORD if role == "resident" else RESIDENTS.get(role, NO_ACCESS)
+        access = OWN_RECORD if role is Role.RESIDENT else RESIDENTS.get(role, NO_ACCESS)
         cells = []
         for _, group in groups:
             if not set(group) <= access.fields:
