@@ -146,16 +146,16 @@ def register_in_secret(text, name):
 
 
 def register_in_gateway(text, name):
-    """gateway/service.py: import the routes mixin and add it to ``GatewayService``'s bases."""
-    cls = f"{name.capitalize()}Routes"
-    imports = list(re.finditer(r"^from gateway\.routes\.(\w+) import \w+Routes\n", text, re.MULTILINE))
-    if not imports:
+    """gateway/service.py: import the routes module and add its mixin to ``GatewayService``'s bases.
+    The service imports the route modules, not their classes (``nameko run`` would take a mixin
+    imported into the module for a service of its own)."""
+    found = re.search(r"^from gateway\.routes import ([\w, ]+)$", text, re.MULTILINE)
+    if not found:
         raise ScaffoldError("cannot find where to add the routes import to gateway/service.py")
-    # In order among its siblings, as an import sorter would put it.
-    after = [m for m in imports if m.group(1) < name]
-    at = after[-1].end() if after else imports[0].start()
-    text = text[:at] + f"from gateway.routes.{name} import {cls}\n" + text[at:]
-    return insert_after_last(text, r"^    \w+Routes,$", f"    {cls},", "the routes mixin to GatewayService")
+    modules = sorted({*(m.strip() for m in found.group(1).split(",")), name})
+    text = text[:found.start()] + "from gateway.routes import " + ", ".join(modules) + text[found.end():]
+    return insert_after_last(text, r"^    \w+\.\w+Routes,$", f"    {name}.{name.capitalize()}Routes,",
+                             "the routes mixin to GatewayService")
 
 
 REGISTRATIONS = (
@@ -182,12 +182,6 @@ def plan(name, root):
     changes[root / "deploy" / "k8s" / f"{name}.yaml"] = render(TEMPLATES / "k8s" / "deployment.yaml.tmpl", values)
     for relative, register in REGISTRATIONS:
         path = root / relative
-        # Until the gateway is split into route mixins (the `split` branch of issue 8), there is
-        # no list of mixins to add to: the routes module is written, registering it is by hand.
-        # The lead removes this allowance once gateway/routes/ has merged.
-        if register is register_in_gateway and not (root / "gateway" / "routes" / "__init__.py").exists():
-            by_hand.append(f"add {name.capitalize()}Routes (gateway/routes/{name}.py) to GatewayService")
-            continue
         if not path.exists():
             raise ScaffoldError(f"{relative} is missing: cannot register {name} there")
         try:

@@ -48,6 +48,8 @@ def query_of(owner_filters, name, paging=Paging):
             sent = {}
             for attribute, value in data.items():
                 key = self.fields[attribute].data_key or attribute
+                if value is None and key not in original:
+                    continue  # a default of nothing (no cursor) carries nothing
                 sent[key] = value if isinstance(value, JSON_PRIMITIVES) else original[key]
             return sent
     Query.__name__ = Query.__qualname__ = name

@@ -16,6 +16,7 @@ process on the Wanghe demo data, on a vhost of its own):
 - the Prometheus ``method`` label folds methods it does not know into one value.
 """
 import json
+from datetime import date
 import shutil
 import subprocess
 import uuid
@@ -32,8 +33,9 @@ from openapi_spec_validator import validate as validate_openapi_document
 from gateway.routes.operations import merge_catalogues
 from heyun.events import EventType, asyncapi_document
 from heyun.testing import wait_for
-from tests.conftest import running_platform
-from tests.test_e2e_registry import all_items, id_number
+from heyun.testing.clients import all_items
+from registry.idnumbers import make as id_number
+from tests.support import running_platform
 
 pytestmark = pytest.mark.e2e
 
@@ -239,7 +241,7 @@ def run(wire, captured):
     building = all_items(staff, "/buildings")[0]
     registered = staff.post("/residents", json={
         "name": "契约测试", "gender": "female", "birth_date": "1948-06-01",
-        "id_number": id_number("370115", "19480601", 778), "phone": "13900000777", "tags": ["elderly"],
+        "id_number": id_number("370115", date(1948, 6, 1), 778), "phone": "13900000777", "tags": ["elderly"],
         "dwelling": {"building_id": building["id"], "unit": 1, "floor": 5, "room": "501"}})
     assert registered.status_code == 201, registered.text
     resident = registered.json()

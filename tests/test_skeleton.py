@@ -14,17 +14,6 @@ from deploy.new_service import SKELETON
 ROOT = Path(__file__).resolve().parent.parent
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/__init__.py"))
 
-# Files of the skeleton a service lacks until a branch of issue 8 merges. The lead removes each
-# line once its branch is in; the test below fails on a line no longer needed, saying which.
-KNOWN_GAPS = {
-    ("registry", "contract.py"): "the contracts branch",
-    ("notify", "contract.py"): "the contracts branch",
-    ("registry", "tests/unit/test_*.py"): "the unit tier (testkit branch)",
-    ("notify", "tests/unit/test_*.py"): "the unit tier (testkit branch)",
-    ("registry", "tests/unit/__init__.py"): "the unit tier (testkit branch)",
-    ("notify", "tests/unit/__init__.py"): "the unit tier (testkit branch)",
-}
-
 # The gateway's tests start the services (``<service>.service``) and may use their contracts, like
 # any code outside a service. Beyond that they import today (reported, issue 8 §5):
 GATEWAY_TESTS_BEYOND_CONTRACT = {
@@ -32,7 +21,6 @@ GATEWAY_TESTS_BEYOND_CONTRACT = {
     "registry.idnumbers": "test_import_rules.py, test_with_registry.py make valid ID numbers",
     "notify.cap": "test_with_notify.py validates the CAP document against notify's XSD check",
     "notify.channels.webhook": "test_with_notify.py verifies a webhook signature",
-    "notify.tests.receivers": "conftest.py's SMS and mail receivers (moving to heyun.testing)",
 }
 
 
@@ -42,15 +30,8 @@ def present(service, pattern):
 
 @pytest.mark.parametrize("service", SERVICES)
 def test_every_service_has_the_skeleton(service):
-    missing = [pattern for pattern in SKELETON
-               if not present(service, pattern) and (service, pattern) not in KNOWN_GAPS]
+    missing = [pattern for pattern in SKELETON if not present(service, pattern)]
     assert not missing, f"services/{service} lacks {missing} (deploy/templates/service/ has each)"
-
-
-def test_the_known_gaps_are_still_gaps():
-    closed = [f"{service}: {pattern} ({why})" for (service, pattern), why in KNOWN_GAPS.items()
-              if service in SERVICES and present(service, pattern)]
-    assert not closed, "now present, remove from KNOWN_GAPS: " + "; ".join(closed)
 
 
 @pytest.mark.parametrize("service", SERVICES)

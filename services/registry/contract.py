@@ -4,8 +4,12 @@ the registry loads its input through these schemas, the gateway checks a request
 ones before passing it on, and the OpenAPI and AsyncAPI documents are generated from them.
 
 Wrong types, missing and unknown fields come back as ``InvalidInput`` naming the field.
-Event payloads carry what a projection needs (ids, dwelling, grid, tags, names); contact details
-travel masked, or as ciphertext under the platform's PII key that only notify holds.
+Event payloads carry what a projection needs (ids, dwelling, grid, tags, names). Contact details
+travel masked for reading (``phone_masked``) and, for delivery, as ``phone_token``: the registry's
+own ciphertext under the platform's PII key, which only a holder of that key opens. notify holds it
+and decrypts a number only to hand it to the SMS gateway, never to show it, so that is not an
+audited read (the registry audits every number it shows a person: ``registry.pii``); an integrator
+without the key learns nothing from it. The health tags travel the same way (``health_tags_token``).
 """
 from enum import StrEnum
 
