@@ -32,12 +32,6 @@ def service_config(name):
     return load_config(service_dir(name) / "config.yml")
 
 
-def service_names():
-    """Every service that exists, in start order, then the gateway."""
-    names = sorted(p.parent.name for p in (ROOT / "services").glob("*/config.yml"))
-    return names + ["gateway"]
-
-
 # Settings that protect people's data or the right to act: each service's config.yml gives a
 # development default everyone can read (or none), so production must set its own.
 SECRET_SETTINGS = ("TOKEN_SECRET", "PII_KEY", "SMS_RECEIPT_SECRET", "WEBHOOK_SECRET")

@@ -6,6 +6,7 @@ from contextlib import contextmanager
 
 import pytest
 
+from community.services import ALL, names as service_names
 from deploy.run import (
     LaunchError,
     ServiceProcesses,
@@ -14,7 +15,6 @@ from deploy.run import (
     load_demo,
     migrate,
 )
-from heyun.config import service_names
 from heyun.testing import free_port
 from heyun.testing.broker import Vhost
 from heyun.testing.clients import HttpClient
@@ -63,7 +63,7 @@ def running_platform(database_factory, receivers, settings=None):
     vhost = Vhost(os.environ["AMQP_URI"])
     try:
         check_broker(vhost.uri)
-        names = service_names()
+        names = service_names(ALL)
         urls = {name: database_factory.create(name) for name in names}
         migrate(urls)
         load_demo(urls)

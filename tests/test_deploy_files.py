@@ -5,7 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from heyun.config import service_dir, service_names
+from community.services import ALL, names
+from heyun.config import service_dir
 
 DEPLOY = Path(__file__).resolve().parent.parent / "deploy"
 
@@ -22,7 +23,7 @@ def compose():
     return yaml.safe_load((DEPLOY / "compose.yml").read_text())
 
 
-@pytest.mark.parametrize("name", service_names())
+@pytest.mark.parametrize("name", names(ALL))
 def test_compose_runs_every_service_on_its_own_database(compose, name):
     service = compose["services"][name]
     config = str((service_dir(name) / "config.yml").relative_to(DEPLOY.parent))
@@ -33,7 +34,7 @@ def test_compose_runs_every_service_on_its_own_database(compose, name):
     assert service["depends_on"]["migrate"]["condition"] == "service_completed_successfully"
 
 
-@pytest.mark.parametrize("name", service_names())
+@pytest.mark.parametrize("name", names(ALL))
 def test_kubernetes_has_a_deployment_per_service(name):
     docs = manifests()
     deployment = next(d for d in docs if d["kind"] == "Deployment" and d["metadata"]["name"] == name)

@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import requests
 
-from heyun.config import ROOT, service_names
+from community.services import ALL, names
+from heyun.config import ROOT
 from heyun.testing import wait_for
 from heyun.testing import free_port
 from heyun.testing.broker import Vhost
@@ -38,8 +39,7 @@ def test_make_run_on_sqlite_brings_wanghe_up_and_stops_on_ctrl_c(tmp_path):
         wait_for(ready, timeout=180, interval=1, message="the platform to come up on SQLite")
         # A SQLite file of its own for every service there is (the launcher names it after the
         # service), so a new service is checked here without editing this test.
-        # TODO(issue 8 §2): read the list from community/services.py once it is on main.
-        assert sorted(p.name for p in tmp_path.glob("*.db")) == sorted(f"{name}.db" for name in service_names())
+        assert sorted(p.name for p in tmp_path.glob("*.db")) == sorted(f"{name}.db" for name in names(ALL))
 
         client = HttpClient(base, DEMO_PASSWORD, timeout=10)
         staff, waterplant = client.signed_in("staff"), client.signed_in("waterplant")
