@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway import accounts, demo
 from gateway.models import Account
-from gateway.revocation import TokenRevocations
+from gateway.edge.revocation import TokenRevocations
 from gateway.tests.support import PASSWORD, TOKEN_SECRET, buildings, resident_body
 from heyun.testing import wait_for
 from heyun.testing.clients import assert_problem
