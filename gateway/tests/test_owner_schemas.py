@@ -59,7 +59,7 @@ def test_a_valid_body_and_a_query_s_filters_are_passed_on_as_sent():
 
 
 def test_the_openapi_and_asyncapi_documents_list_the_contracts_words():
-    from gateway import openapi
+    from gateway.edge import openapi
     from gateway.service import GatewayService
     from heyun.events import asyncapi_document
 
