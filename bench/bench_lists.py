@@ -12,17 +12,13 @@ that does nothing, measured in the same phase: the part of every figure that is 
 """
 import argparse
 import os
-import subprocess
-import sys
 import time
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from bench.bench_read import free_port
-from bench.common import AMQP_URI, percentile, scratch_databases
+from bench.common import AMQP_URI, percentile, registry_behind_gateway, scratch_databases
 from bench.fill import fill
-from deploy.run import ServiceProcesses, child_env
 from heyun.config import service_config
 from heyun.migrations import upgrade
 
@@ -55,17 +51,8 @@ def measure(size, requests_per_list):
         from gateway import demo as gateway_demo
 
         gateway_demo.load(urls["gateway"])
-        port = free_port()
-        env = child_env(urls, {"GATEWAY_PORT": str(port), "AMQP_URI": AMQP_URI, "LOG_LEVEL": "WARNING",
-                               "READY_SERVICES": "registry"})
-        processes = ServiceProcesses(["registry", "gateway"], env, echo=False)
-        echo = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", AMQP_URI,
-                                 "bench.echo_service"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        processes.start()
-        try:
-            base = f"http://127.0.0.1:{port}/api/v1"
-            processes.wait_ready(f"http://127.0.0.1:{port}/readyz")
+        with registry_behind_gateway(urls) as gateway:
+            base = gateway + "/api/v1"
             sessions = {}
             for account in ("staff", "gridworker1"):
                 token = requests.post(f"{base}/auth/token", json={"username": account, "password": PASSWORD})
@@ -99,10 +86,6 @@ def measure(size, requests_per_list):
                             samples[label].append(elapsed)
             return ({label: percentile(s, 50) for label, s in samples.items()}, totals,
                     percentile(baseline, 50))
-        finally:
-            processes.stop()
-            echo.terminate()
-            echo.wait(10)
 
 
 def main(argv=None):
@@ -112,7 +95,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     small, large = args.sizes
     results = {size: measure(size, args.requests) for size in (small, large)}
-    (small_ms, small_totals, small_base), (large_ms, large_totals, large_base) = results[small], results[large]
+    (small_ms, _, small_base), (large_ms, large_totals, large_base) = results[small], results[large]
     print(f"\nmedian of {args.requests} requests each, one client, through the gateway")
     print(f"{'list':<34} {f'{small:,} ms':>10} {f'{large:,} ms':>12} {'ratio':>6}  total at {large:,}")
     print(f"{'baseline: bare Nameko RPC (echo)':<34} {small_base * 1000:>10.1f} {large_base * 1000:>12.1f}"

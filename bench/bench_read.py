@@ -10,28 +10,17 @@ generator competes with the services for CPU, so treat the figures as relative.
 """
 import argparse
 import os
-import subprocess
-import sys
 import threading
 import time
 
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from bench.common import AMQP_URI, percentile, scratch_databases
-from deploy.run import ServiceProcesses, child_env
+from bench.common import AMQP_URI, percentile, registry_behind_gateway, scratch_databases
 from heyun.identity import CONTEXT_KEY, Caller
 from heyun.migrations import upgrade
 
 STAFF = Caller(account="staff", roles=("staff",))
-
-
-def free_port():
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def hammer(call, clients, seconds, setup=lambda: None, teardown=lambda state: None):
@@ -92,17 +81,7 @@ def main(argv=None):
 
         registry_demo.load(urls["registry"])
         gateway_demo.load(urls["gateway"])
-        port = free_port()
-        env = child_env(urls, {"GATEWAY_PORT": str(port), "AMQP_URI": AMQP_URI, "LOG_LEVEL": "WARNING",
-                               "READY_SERVICES": "registry"})  # notify is not part of this bench
-        processes = ServiceProcesses(["registry", "gateway"], env, echo=False)
-        echo = subprocess.Popen([sys.executable, "-m", "nameko", "run", "--broker", AMQP_URI,
-                                 "bench.echo_service"], env=env, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True)
-        processes.start()
-        try:
-            base = f"http://127.0.0.1:{port}"
-            processes.wait_ready(f"{base}/readyz")
+        with registry_behind_gateway(urls) as base:
             token = requests.post(f"{base}/api/v1/auth/token", json={"username": "staff",
                                   "password": os.environ.get("HEYUN_DEMO_PASSWORD", "wanghe-demo")}).json()
             building = requests.get(f"{base}/api/v1/buildings", headers={
@@ -135,10 +114,6 @@ def main(argv=None):
                            reg_setup, reg_teardown))
             report("GET /api/v1/residents through the gateway",
                    *hammer(http_call, args.clients, args.seconds, http_setup))
-        finally:
-            processes.stop()
-            echo.terminate()
-            echo.wait(10)
 
 
 if __name__ == "__main__":
