@@ -15,7 +15,11 @@ from heyun.errors import ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_ATTEMPTS = 3
+# Each attempt's deadline for one snapshot call, in seconds. The first is short because the
+# usual loss is a reply sent before this service's reply queue existed (asking again is the cure);
+# the later ones are long because an owner busy starting up, or a loaded machine, answers late
+# rather than never, and giving up on it would leave the projection empty until the next tick.
+SNAPSHOT_DEADLINES = (5, 15, 45)
 
 
 def snapshot_pages(fetch, page_size):
@@ -28,19 +32,19 @@ def snapshot_pages(fetch, page_size):
 
 
 class SnapshotSync(DependencyProvider):
-    """``self.<name>.take(fill)`` runs ``fill()`` (which calls the owner's snapshot RPCs and applies
-    what they answer, returning how many items it applied) until it has succeeded once in this
-    process; called again afterwards, it does nothing. Call it from an eager timer: the first tick
+    """``self.<name>.take(fill)`` runs ``fill(deadline)`` (which calls the owner's snapshot RPCs,
+    each within ``deadline`` seconds, and applies what they answer, returning how many items it
+    applied) until it has succeeded once in this process; called again afterwards, it does nothing. Call it from an eager timer: the first tick
     is at start, and a tick that finds the owner away leaves the work to the next.
 
     A call the owner did not answer (``ServiceUnavailable`` from a ``heyun.rpc.ServiceRpc``: the
     reply was lost, say because the eager timer asked before this service's reply queue existed)
-    is tried again at once, up to ``attempts`` times. Applying must be idempotent and never let a
+    is tried again at once with the next, longer deadline of ``deadlines``. Applying must be idempotent and never let a
     snapshot overwrite a newer state an event already brought (upserts by ``as_of``)."""
 
-    def __init__(self, owner, attempts=SNAPSHOT_ATTEMPTS):
+    def __init__(self, owner, deadlines=SNAPSHOT_DEADLINES):
         self.owner = owner
-        self.attempts = attempts
+        self.deadlines = deadlines
 
     def setup(self):
         self.synced = False
@@ -51,11 +55,11 @@ class SnapshotSync(DependencyProvider):
     def take(self, fill):
         if self.synced:
             return None
-        for attempt in range(1, self.attempts + 1):
+        for attempt, deadline in enumerate(self.deadlines, start=1):
             try:
-                count = fill()
+                count = fill(deadline)
             except ServiceUnavailable as exc:
-                log.warning("%s snapshot: %s (attempt %d of %d)", self.owner, exc, attempt, self.attempts)
+                log.warning("%s snapshot: %s (attempt %d of %d)", self.owner, exc, attempt, len(self.deadlines))
                 continue
             except Exception as exc:  # the owner is not ready yet: the next tick tries again
                 log.warning("%s snapshot unavailable (%s); will retry", self.owner, exc)

@@ -27,6 +27,10 @@ class TimedServiceProxy:
         self._service_name = service_name
         self._timeout = timeout
 
+    def within(self, timeout):
+        """The same proxy with another deadline, for a call known to be slow or to be retried."""
+        return TimedServiceProxy(self._proxy, self._service_name, timeout)
+
     def __getattr__(self, method_name):
         method = getattr(self._proxy, method_name)
 

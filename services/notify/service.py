@@ -20,7 +20,6 @@ from notify.loops import NotifyEngine
 from notify.models import ResidentRecipient, utcnow
 
 RULES = rules.load_rules()
-SNAPSHOT_CALL_SECONDS = 5  # one snapshot RPC (a page of 2000 residents) answers well within this
 
 
 class Engine(DependencyProvider):
@@ -50,7 +49,7 @@ class NotifyService(chassis.Service):
 
     engine = Engine()
     pii = PiiProtection()  # decrypts the health tags in registry events for the projection
-    registry = ServiceRpc("registry", timeout=SNAPSHOT_CALL_SECONDS)  # for its snapshots
+    registry = ServiceRpc("registry")  # for its snapshots, each call within SnapshotSync's deadline
     registry_snapshot = SnapshotSync("registry")
 
     # -- notices ----------------------------------------------------------------------------
@@ -193,8 +192,8 @@ class NotifyService(chassis.Service):
         """Once per process start, take the registry's snapshot (``heyun.projection``). Upserts
         never let the snapshot overwrite a newer state an event already brought."""
         self.context.act_as(SYSTEM)
-        self.registry_snapshot.take(
-            lambda: projection.fill_from_snapshot(self.db.Session, self.registry, transaction, self.pii))
+        self.registry_snapshot.take(lambda deadline: projection.fill_from_snapshot(
+            self.db.Session, self.registry.within(deadline), transaction, self.pii))
 
     @rpc
     def projection_size(self):

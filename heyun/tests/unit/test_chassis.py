@@ -77,18 +77,18 @@ def test_snapshot_pages_follow_the_owners_cursor_to_the_last_page():
     assert asked == [("", 2), ("2", 2)]
 
 
-def test_the_snapshot_is_taken_once_retrying_an_unanswered_call():
-    sync = SnapshotSync("registry")
+def test_the_snapshot_is_taken_once_retrying_an_unanswered_call_with_a_longer_deadline():
+    sync = SnapshotSync("registry", deadlines=(5, 15, 45))
     sync.setup()
     calls = []
 
-    def fill():
-        calls.append(1)
+    def fill(deadline):
+        calls.append(deadline)
         if len(calls) < 3:
-            raise ServiceUnavailable("The registry service did not answer within 5 s.")
+            raise ServiceUnavailable(f"The registry service did not answer within {deadline} s.")
         return 7
 
-    assert sync.take(fill) == 7 and len(calls) == 3 and sync.synced
+    assert sync.take(fill) == 7 and calls == [5, 15, 45] and sync.synced
     assert sync.take(fill) is None and len(calls) == 3  # taken: not again in this process
 
 
@@ -97,8 +97,8 @@ def test_an_owner_not_ready_leaves_the_snapshot_to_the_next_tick():
     sync.setup()
     calls = []
 
-    def fill():
-        calls.append(1)
+    def fill(deadline):
+        calls.append(deadline)
         raise RuntimeError("registry not migrated yet")
 
     assert sync.take(fill) is None and len(calls) == 1 and not sync.synced
