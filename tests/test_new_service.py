@@ -1,7 +1,8 @@
 """``make service NAME=kitchen``, tried on a copy of the tree: the new service has the skeleton,
 imports, passes its own unit and interface tests (its first migration run against PostgreSQL),
 and is registered everywhere the platform looks for services, so the checks of the deployment
-files and of the skeleton hold with it."""
+files (the Kubernetes manifests validated, with its probes, HPA and PDB) and of the skeleton hold
+with it."""
 import os
 import shutil
 import subprocess
@@ -46,7 +47,8 @@ def test_it_lays_down_the_skeleton_and_the_deployment_files(tree):
 def test_the_new_service_passes_its_tests_and_the_platform_s_checks(tree):
     """Its unit tier (SQLite), its interface tier (RabbitMQ, its migrated PostgreSQL database), and
     the checks every service is held to: the skeleton, compose and Kubernetes, the service list."""
-    checks = [f"services/{NAME}", "tests/test_skeleton.py", "tests/test_deploy_files.py"]
+    checks = [f"services/{NAME}", "tests/test_skeleton.py", "tests/test_deploy_files.py",
+              "tests/test_k8s_manifests.py"]
     if (tree / "tests" / "test_service_list.py").exists():
         checks.append("tests/test_service_list.py")
     result = run(tree, sys.executable, "-m", "pytest", "-q", "-rA", "-p", "no:cacheprovider", *checks)
@@ -56,7 +58,13 @@ def test_the_new_service_passes_its_tests_and_the_platform_s_checks(tree):
                 f"tests/test_skeleton.py::test_every_service_has_the_skeleton[{NAME}]",
                 f"tests/test_skeleton.py::test_nameko_run_finds_the_one_service[{NAME}]",
                 f"tests/test_deploy_files.py::test_compose_runs_every_service_on_its_own_database[{NAME}]",
-                f"tests/test_deploy_files.py::test_kubernetes_has_a_deployment_per_service[{NAME}]"):
+                f"tests/test_deploy_files.py::test_kubernetes_has_a_deployment_per_service[{NAME}]",
+                f"tests/test_k8s_manifests.py::test_every_document_validates_against_the_kubernetes_schemas[{NAME}.yaml-",
+                f"tests/test_k8s_manifests.py::test_each_service_has_probes_that_mean_something[{NAME}]",
+                f"tests/test_k8s_manifests.py::test_each_service_has_resources_set[{NAME}]",
+                f"tests/test_k8s_manifests.py::test_each_service_has_a_horizontal_pod_autoscaler[{NAME}]",
+                f"tests/test_k8s_manifests.py::test_each_service_has_a_pod_disruption_budget[{NAME}]",
+                f"tests/test_k8s_manifests.py::test_the_kustomization_lists_every_manifest_once"):
         assert f"PASSED {ran}" in result.stdout, f"{ran} did not pass:\n{result.stdout[-3000:]}"
 
 
