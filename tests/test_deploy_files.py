@@ -1,6 +1,12 @@
 """The compose file and Kubernetes manifests cannot run here (no Docker engine), so check what
-can be checked: they parse, and every service the launcher runs is in them with its database."""
+can be checked: they parse, the compose file is valid against the Compose Specification's JSON
+schema (``deploy/schemas/compose-spec.json``), and every service the launcher runs is in them with
+its database. The Kubernetes manifests' schema and ops checks: tests/test_k8s_manifests.py."""
+import json
+import re
 from pathlib import Path
+
+import jsonschema
 
 import pytest
 import yaml
@@ -21,6 +27,29 @@ def manifests():
 @pytest.fixture(scope="module")
 def compose():
     return yaml.safe_load((DEPLOY / "compose.yml").read_text())
+
+
+def compose_errors(document):
+    """The compose-spec schema's complaints about ``document`` (the YAML as loaded: anchors and
+    ``<<`` merges resolved, as ``docker compose`` resolves them)."""
+    schema = json.loads((DEPLOY / "schemas" / "compose-spec.json").read_text())
+    document = dict(document)
+    # The shipped schema predates the top-level project name (deploy/schemas/README.md).
+    name = document.pop("name", "heyun")
+    errors = [f"name: {name!r} is not a project name"] if not re.fullmatch(r"[a-z0-9][a-z0-9_-]*", str(name)) else []
+    validator = jsonschema.Draft201909Validator(schema)
+    return errors + [f"{'/'.join(map(str, e.absolute_path)) or '(top)'}: {e.message}"
+                     for e in validator.iter_errors(document)]
+
+
+def test_compose_matches_the_compose_specification(compose):
+    assert compose_errors(compose) == []
+
+
+def test_the_compose_check_catches_a_misspelt_key(compose):
+    broken = {**compose, "services": {**compose["services"], "registry": {
+        **compose["services"]["registry"], "enviroment": {}}}}
+    assert any("enviroment" in error for error in compose_errors(broken))
 
 
 @pytest.mark.parametrize("name", names(ALL))
