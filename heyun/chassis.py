@@ -4,7 +4,7 @@
 
     class CanteenService(chassis.Service):
         name = "canteen"
-        published_events = events.ALL
+        published_events = contract.EVENTS
 
 (import the module, not the class: ``nameko run canteen.service`` runs every class in the module
 that has entrypoints, and would try to run ``Service`` itself too)
