@@ -45,8 +45,8 @@ from heyun.migrations import upgrade
 from heyun.pii import Protector
 from notify import projection
 from notify.models import Delivery, Notice
-from notify.tests.receivers import HttpReceiver, SmtpReceiver
-from notify.tests.test_resumable import GRIDS, fill_projection
+from heyun.testing.receivers import HttpReceiver, SmtpReceiver
+from notify.tests.support import GRIDS, fill_projection
 
 logging.getLogger("amqp").setLevel(logging.ERROR)  # the readiness probe's unroutable pings
 STAFF = Caller(account="staff", roles=("staff",))
